@@ -1,0 +1,307 @@
+"""Products to rows: the value rules of SPEC §3.
+
+A ``Catalogue`` holds each product once, as a compact tuple of the strings a
+feed can print, sorted by SKU (code-point order) and then by id. Every feed of
+a slot shares one catalogue: a feed only picks its columns out of the tuples,
+so feeds cost no copy of the catalogue and no per-feed formatting.
+
+Prices are read from the JSON text as ``Decimal`` (the client parses floats
+that way), so 2.675 rounds half-up to 2.68 without binary float drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from operator import itemgetter
+from typing import Any
+
+from .config import FeedConfig
+from .errors import HubError
+
+log = logging.getLogger("feeds.catalog")
+
+#: positions in a product record
+SKU, ID, NAME, MPN, EAN, VENDOR, PRICE, RRP, STOCK, STOCK_OR_ZERO = range(10)
+COLUMN_INDEX = {"sku": SKU, "name": NAME, "mpn": MPN, "ean": EAN, "vendor": VENDOR, "price": PRICE, "rrp": RRP}
+Record = tuple[str, int, str, str, str, str, str, str, str, str]
+
+_CENT = Decimal("0.01")
+_MONEY_CONTEXT = Context(prec=60)
+_MONEY_LIMIT = Decimal(10) ** 30
+_NUMBER = re.compile(r"^\s*-?\d+(\.\d+)?([eE][-+]?\d+)?\s*$")
+_READ_ATTEMPTS = 3
+_KEEP_EXAMPLES = 20
+
+
+class Unreadable(ValueError):
+    """A product value that cannot be printed truthfully."""
+
+
+def money(value: Any) -> str:
+    """A JSON number as a decimal with exactly two fraction digits, rounded half-up."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        raise Unreadable(f"{value!r} is not a number")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, str) and _NUMBER.match(value):
+        number = Decimal(value.strip())
+    else:
+        raise Unreadable(f"{str(value)[:40]!r} is not a number")
+    if not number.is_finite() or abs(number) >= _MONEY_LIMIT:
+        raise Unreadable(f"{value} is not a usable amount")
+    try:
+        rounded = number.quantize(_CENT, rounding=ROUND_HALF_UP, context=_MONEY_CONTEXT)
+    except InvalidOperation:
+        raise Unreadable(f"{value} is not a usable amount") from None
+    if not rounded:
+        return "0.00"
+    return f"{rounded:f}"
+
+
+def whole_stock(value: Any) -> int | None:
+    """Stock as a whole number, or None when Hub sent none."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise Unreadable(f"stock {value!r} is not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (float, Decimal)) and value == value and value == int(value):
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    raise Unreadable(f"stock {str(value)[:40]!r} is not a whole number")
+
+
+def _text(value: Any, what: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return str(value)
+    raise Unreadable(f"{what} is {type(value).__name__}, not text")
+
+
+def is_physical(product: dict[str, Any]) -> bool:
+    """Physical: shippable, or shippable unknown and not a subscription (SPEC §3)."""
+    shippable = product.get("is_shippable")
+    if shippable is True:
+        return True
+    if shippable is None:
+        return not product.get("subscription_type")
+    return False
+
+
+@dataclass
+class Catalogue:
+    """Products ready to print, shared by every feed of a slot."""
+
+    records: list[Record]
+    fetched_at: datetime
+    products_seen: int = 0
+    without_code: int = 0
+    unknown_vendor: int = 0
+    without_vendor: int = 0
+    unreadable: int = 0
+    unreadable_examples: list[str] = field(default_factory=list)
+    duplicates: int = 0
+
+    def rows(self, feed: FeedConfig) -> Iterator[tuple[str, ...]]:
+        """The data rows of ``feed``: SKU first, then its columns in order."""
+        indices = [SKU] + [
+            (STOCK_OR_ZERO if feed.show_empty_stock else STOCK) if c == "stock" else COLUMN_INDEX[c]
+            for c in feed.columns
+        ]
+        pick = itemgetter(*indices)
+        return map(pick, self.records)
+
+    def left_out(self) -> int:
+        return self.without_code + self.unreadable
+
+    def notes(self, feed: FeedConfig) -> list[str]:
+        """What a run's summary says about products that did not print in full."""
+        notes = []
+        if self.without_code:
+            notes.append(f"{self.without_code} without product_code left out")
+        if self.unreadable:
+            notes.append(f"{self.unreadable} with unreadable values left out")
+        if "vendor" in feed.columns and (self.unknown_vendor or self.without_vendor):
+            notes.append(f"{self.without_vendor + self.unknown_vendor} without a known vendor")
+        return notes
+
+
+class CatalogueBuilder:
+    """Collects pages of products into a ``Catalogue``; one product per id."""
+
+    def __init__(self, vendors: dict[int, str]):
+        self.vendors = vendors
+        self.by_id: dict[int, Record] = {}
+        self.other_ids: set[int] = set()
+        self.without_code: set[int] = set()
+        self.unknown_vendor: set[int] = set()
+        self.without_vendor: set[int] = set()
+        self.unreadable: dict[int, str] = {}
+        self.no_id = 0
+        self.occurrences = 0
+        self._intern: dict[str, str] = {}
+
+    def add(self, items: Iterable[Any]) -> None:
+        for product in items:
+            self.occurrences += 1
+            if not isinstance(product, dict):
+                self.no_id += 1
+                continue
+            pid = product.get("id")
+            if not isinstance(pid, int) or isinstance(pid, bool):
+                self.no_id += 1
+                continue
+            # The later page wins: it is the fresher copy.
+            self.by_id.pop(pid, None)
+            self.other_ids.discard(pid)
+            for group in (self.without_code, self.unknown_vendor, self.without_vendor):
+                group.discard(pid)
+            self.unreadable.pop(pid, None)
+            try:
+                record = self._record(pid, product)
+            except Unreadable as exc:
+                self.unreadable[pid] = str(exc)
+                self.other_ids.add(pid)
+                continue
+            if record is None:
+                self.without_code.add(pid)
+                self.other_ids.add(pid)
+            else:
+                self.by_id[pid] = record
+
+    def _record(self, pid: int, p: dict[str, Any]) -> Record | None:
+        code = p.get("product_code")
+        if code is None or code == "":
+            return None
+        sku = _text(code, "product_code")
+        if not sku:
+            return None
+        mpn = p.get("mpn")
+        mpn = mpn if isinstance(mpn, str) and mpn else sku
+        vendor_id = p.get("vendor")
+        if vendor_id is None:
+            vendor = ""
+            self.without_vendor.add(pid)
+        elif isinstance(vendor_id, int) and not isinstance(vendor_id, bool) and vendor_id in self.vendors:
+            vendor = self.vendors[vendor_id]
+        else:
+            vendor = ""
+            self.unknown_vendor.add(pid)
+        stock = whole_stock(p.get("stock"))
+        if stock is not None and stock > 0:
+            stock_text = str(stock)
+            stock_or_zero = stock_text
+        else:
+            stock_text = ""
+            stock_or_zero = "0" if is_physical(p) else ""
+        intern = self._intern.setdefault
+        price = money(p.get("price"))
+        rrp = money(p.get("rrp"))
+        return (
+            sku,
+            pid,
+            _text(p.get("name"), "name"),
+            mpn,
+            _text(p.get("ean"), "ean"),
+            vendor,
+            intern(price, price),
+            intern(rrp, rrp),
+            stock_text,
+            stock_or_zero,
+        )
+
+    @property
+    def unique(self) -> int:
+        return len(self.by_id) + len(self.other_ids)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for pid in sorted(self.by_id.keys() | self.other_ids):
+            digest.update(pid.to_bytes(8, "big", signed=True))
+        return digest.hexdigest()
+
+    def build(self, fetched_at: datetime) -> Catalogue:
+        records = sorted(self.by_id.values(), key=itemgetter(SKU, ID))
+        examples = [f"product {pid}: {why}" for pid, why in list(self.unreadable.items())[:_KEEP_EXAMPLES]]
+        return Catalogue(
+            records=records,
+            fetched_at=fetched_at,
+            products_seen=self.unique,
+            without_code=len(self.without_code),
+            unknown_vendor=len(self.unknown_vendor),
+            without_vendor=len(self.without_vendor),
+            unreadable=len(self.unreadable) + self.no_id,
+            unreadable_examples=examples,
+            duplicates=self.occurrences - self.unique - self.no_id,
+        )
+
+
+def load_catalogue(hub: Any, *, on_page: Callable[[int, int | None], None] | None = None) -> Catalogue:
+    """Read vendors and every page of products from Hub into a ``Catalogue``.
+
+    Hub pages by offset, so a product added or removed while the pages are
+    read shifts the rest: one product is then read twice and another not at
+    all. When the total Hub reports changes between pages, or the products
+    read do not add up to it, the whole catalogue is read again (up to three
+    times). A difference that comes back the same on two reads in a row is
+    Hub's own and is accepted with a warning; a catalogue that keeps
+    changing is a failure, never a file with products missing.
+    """
+    vendors = hub.vendors()
+    previous: str | None = None
+    problem = ""
+    for attempt in range(1, _READ_ATTEMPTS + 1):
+        fetched_at = datetime.now(timezone.utc)
+        builder = CatalogueBuilder(vendors)
+        totals: set[int] = set()
+        for page in hub.iter_pages("/products", parse_float=Decimal):
+            builder.add(page.items)
+            if page.total_count is not None:
+                totals.add(page.total_count)
+            if on_page:
+                on_page(page.number, page.total_pages)
+        if not totals:
+            return _built(builder, fetched_at)
+        if len(totals) == 1 and builder.unique == next(iter(totals)):
+            return _built(builder, fetched_at)
+        problem = (
+            f"Hub's product count changed while the pages were read ({', '.join(map(str, sorted(totals)))})"
+            if len(totals) > 1
+            else f"Hub reported {next(iter(totals))} products but the pages held {builder.unique} different ones"
+        )
+        fingerprint = builder.fingerprint()
+        if len(totals) == 1 and fingerprint == previous:
+            log.warning("%s, the same on two reads in a row; using what Hub sent", problem)
+            return _built(builder, fetched_at)
+        previous = fingerprint if len(totals) == 1 else None
+        if attempt < _READ_ATTEMPTS:
+            log.warning("%s; reading the catalogue again (attempt %d of %d)", problem, attempt + 1, _READ_ATTEMPTS)
+    raise HubError(f"the catalogue kept changing while it was read: {problem}; no file was made")
+
+
+def _built(builder: CatalogueBuilder, fetched_at: datetime) -> Catalogue:
+    catalogue = builder.build(fetched_at)
+    if catalogue.unreadable:
+        log.warning(
+            "%d products have values that cannot be printed and are left out: %s",
+            catalogue.unreadable,
+            "; ".join(catalogue.unreadable_examples[:5]),
+        )
+    return catalogue

@@ -1,0 +1,306 @@
+"""The command line (SPEC §7): parse, call, print.
+
+Exit status: 0 success; 1 the work failed (an invalid configuration, a failed
+delivery); 2 wrong usage or unusable settings. Errors are one sentence on
+stderr; a traceback only with -v.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__, logs, redact
+from .errors import FeedsError, UsageError
+
+log = logging.getLogger("feeds.cli")
+
+
+class App:
+    """What every command shares: the settings (read when first needed) and -v."""
+
+    def __init__(self, config_path: str | None, verbose: int, log_format: str):
+        self.config_path = config_path
+        self.verbose = verbose
+        self.log_format = log_format
+        self._settings = None
+
+    @property
+    def settings(self):
+        if self._settings is None:
+            from . import settings
+
+            self._settings = settings.load(self.config_path)
+        return self._settings
+
+    def hub(self):
+        from .hub import open_hub
+
+        return open_hub(self.settings.hub)
+
+    def ledger(self):
+        from .ledger import Ledger
+
+        return Ledger(self.settings.database_url)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _out(text: str = "") -> None:
+    click.echo(redact.redact(text))
+
+
+def _err(text: str) -> None:
+    click.echo(redact.redact(text), err=True)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(redact.redact_data(data), indent=2, ensure_ascii=False, default=str))
+
+
+class FeedsGroup(click.Group):
+    """Turns the errors a user can act on into one sentence and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FeedsError as exc:
+            app = ctx.find_object(App)
+            if app is not None and app.verbose:
+                _err(traceback.format_exc())
+            _err(f"error: {exc}")
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            _err("error: interrupted")
+            ctx.exit(130)
+        except Exception as exc:  # a bug: say so plainly, the traceback only with -v
+            app = ctx.find_object(App)
+            if app is not None and app.verbose:
+                _err(traceback.format_exc())
+            _err(f"error: unexpected {type(exc).__name__}: {exc} (this is a bug in feeds; run with -v for details)")
+            ctx.exit(1)
+
+
+@click.group(cls=FeedsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="FILE", help="Settings file (default: $FEEDS_CONFIG, else ./feeds.toml).")
+@click.option("-v", "--verbose", count=True, help="Show more: -v progress and retries, -vv everything.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines as text or one JSON object per line.")
+@click.version_option(__version__, prog_name="feeds")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: str) -> None:
+    """Generate and deliver Hub stock and price feeds."""
+    logs.configure(verbose, log_format)
+    ctx.obj = App(config_path, verbose, log_format)
+
+
+# --- configurations ------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, metavar="PATH...")
+@click.option("--remote", is_flag=True, help="Validate the configurations stored on Hub instead of files.")
+@click.option("--id", "feed_id", type=int, help="With --remote: only this feed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file (or feed).")
+@pass_app
+def validate(app: App, paths: tuple[str, ...], remote: bool, feed_id: int | None, as_json: bool) -> None:
+    """Validate feed configurations: JSON files (one object or a list; - for stdin)."""
+    from . import validation
+
+    if remote:
+        if paths:
+            raise click.UsageError("give either PATH... or --remote, not both")
+        with app.hub() as hub:
+            reports = validation.check_remote(hub, feed_id)
+    else:
+        if feed_id is not None:
+            raise click.UsageError("--id goes with --remote")
+        if not paths:
+            raise click.UsageError("give at least one JSON file to validate (or - for stdin, or --remote)")
+        reports = validation.check_paths(list(paths))
+    if as_json:
+        _print_json([r.to_json() for r in reports])
+    else:
+        for report in reports:
+            _out(report.to_text())
+    sys.exit(validation.exit_status(reports))
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of a feed configuration."""
+    from .config import json_schema
+
+    _print_json(json_schema())
+
+
+@cli.command()
+@click.argument("path", metavar="PATH")
+@click.option("--dry-run", is_flag=True, help="Validate and show what would be sent; send nothing.")
+@pass_app
+def upload(app: App, path: str, dry_run: bool) -> None:
+    """Validate, then create (no id) or update (id) feed configurations on Hub."""
+    from . import validation
+
+    feeds = validation.uploadable(path)
+    if dry_run:
+        for feed in feeds:
+            verb = f"update feed {feed.id}" if feed.id is not None else "create a new feed"
+            _out(f"would {verb}: {feed.name!r} (organisation {feed.organisation}, {feed.delivery_method})")
+        return
+    with app.hub() as hub:
+        for feed in feeds:
+            if feed.id is None:
+                saved = hub.create_feed(feed.to_hub())
+                _out(f"created feed {saved.get('id')}: {feed.name!r}")
+            else:
+                saved = hub.update_feed(feed.id, feed.to_hub())
+                _out(f"updated feed {saved.get('id', feed.id)}: {feed.name!r}")
+
+
+@cli.command("list")
+@click.option("--organisation", "organisations", type=int, multiple=True, help="Only this organisation (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of configurations, secrets masked.")
+@pass_app
+def list_feeds(app: App, organisations: tuple[int, ...], as_json: bool) -> None:
+    """List the feed configurations on Hub."""
+    from .config import masked
+    from .views import feeds_table
+
+    with app.hub() as hub:
+        feeds = [masked(f) for f in hub.list_feeds(organisations=organisations)]
+    if as_json:
+        _print_json(feeds)
+    else:
+        feeds_table(feeds)
+
+
+@cli.command()
+@click.argument("feed_id", metavar="ID", type=int)
+@click.option("--json", "as_json", is_flag=True, help="The configuration as JSON, secrets masked.")
+@pass_app
+def show(app: App, feed_id: int, as_json: bool) -> None:
+    """Show one feed configuration (secrets masked)."""
+    from .config import masked
+    from .views import feed_details
+
+    with app.hub() as hub:
+        feed = masked(hub.get_feed(feed_id))
+    if as_json:
+        _print_json(feed)
+    else:
+        feed_details(feed)
+
+
+# --- runs ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--id", "feed_id", type=int, required=True, help="The feed to run.")
+@click.option("--dry-run", is_flag=True, help="Render the file and send nothing.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="With --dry-run: write the file here (default stdout).")
+@click.option("--force", is_flag=True, help="Run an inactive feed too.")
+@pass_app
+def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool) -> None:
+    """Run one feed now, whatever its timeslot."""
+    from . import runner
+    from .views import progress
+
+    if output and not dry_run:
+        raise click.UsageError("--output goes with --dry-run")
+    with ExitStack() as stack:
+        hub = stack.enter_context(app.hub())
+        show_progress = stack.enter_context(progress())
+        if dry_run:
+            if output:
+                target = stack.enter_context(open(output, "wb"))
+            else:
+                target = sys.stdout.buffer
+            result = runner.dry_run(hub, feed_id, target, on_page=show_progress)
+            target.flush()
+        else:
+            ledger = stack.enter_context(app.ledger())
+            result = runner.run_feed(
+                app.settings, hub, ledger, feed_id, trigger="manual", force=force, on_page=show_progress
+            )
+    _err(result.summary())
+    if result.status == "failed":
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--id", "feed_id", type=int, help="Only this feed.")
+@click.option("--limit", type=click.IntRange(1, 100000), default=20, show_default=True, help="Newest runs shown.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of runs.")
+@pass_app
+def history(app: App, feed_id: int | None, limit: int, as_json: bool) -> None:
+    """Show the runs in the ledger, newest first."""
+    from .views import history_table
+
+    with app.ledger() as ledger:
+        runs = ledger.history(feed_id=feed_id, limit=limit)
+    if as_json:
+        _print_json(runs)
+    else:
+        history_table(runs)
+
+
+@cli.command()
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics and /healthz on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics port listens on.")
+@pass_app
+def daemon(app: App, metrics_port: int | None, metrics_host: str) -> None:
+    """Deliver every active feed in its timeslot, every day."""
+    from .daemon import run_daemon
+
+    run_daemon(app.settings, metrics_port=metrics_port, metrics_host=metrics_host)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port (0 picks a free one).")
+@click.option("--products", default=250, show_default=True, type=click.IntRange(0, 10_000_000), help="Products in the generated catalogue.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generated catalogue.")
+@click.option("--latency", default=0.0, show_default=True, type=click.FloatRange(0), help="Milliseconds added to every answer.")
+@click.option("--token-lifetime", default=3600.0, show_default=True, type=click.FloatRange(1), help="Seconds an access token works.")
+@click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of answers that are a random 429, 500, 502 or 503.")
+def sandbox(host: str, port: int, products: int, seed: int, latency: float, token_lifetime: float, fault_rate: float) -> None:
+    """Serve the Hub sandbox over HTTP (client sandbox / sandbox-secret)."""
+    from .hub.sandbox import CLIENT_ID, CLIENT_SECRET, Catalogue, Sandbox, make_server
+
+    app = Sandbox.from_samples(
+        catalogue=Catalogue(count=products, seed=seed),
+        latency=latency / 1000.0,
+        token_lifetime=token_lifetime,
+        fault_rate=fault_rate,
+    )
+    server = make_server(app, host, port)
+    bound_host, bound_port = server.server_address[:2]
+    _err(
+        f"Hub sandbox on http://{bound_host}:{bound_port}/api/v1 with {products} products "
+        f"(client_id {CLIENT_ID}, client_secret {CLIENT_SECRET}); Ctrl-C stops it"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script."""
+    try:
+        cli.main(args=argv, prog_name="feeds")
+    except BrokenPipeError:  # `feeds list | head`
+        sys.exit(1)

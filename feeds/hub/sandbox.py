@@ -1,0 +1,493 @@
+"""The Hub sandbox: a local stand-in for the Hub API of SPEC §1 (SPEC §9).
+
+A WSGI application, so that it runs in process behind httpx's WSGI transport
+(``hub.base_url = "sandbox"``) and over real HTTP on 127.0.0.1
+(``feeds sandbox``), with the same code. It behaves as the reference says Hub
+does: an OAuth token endpoint that refuses bad credentials, bearer checks,
+pagination headers and the ``per_page`` cap, ANDed and ORed filters, and
+validation of POSTed and PUT feed configurations answered with 422. Faults
+(latency, status codes with Retry-After, timeouts, connections cut in the
+middle of an answer, malformed JSON, expiring tokens, a catalogue that shifts
+between pages) can be programmed for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import logging
+import math
+import random
+import re
+import secrets
+import socketserver
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Iterable
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+import httpx
+
+from ..config import MAX_FEEDS_PER_ORGANISATION, check_feed
+from . import sandbox_data
+
+log = logging.getLogger("feeds.sandbox")
+
+API_PREFIX = "/api/v1"
+CLIENT_ID = "sandbox"
+CLIENT_SECRET = "sandbox-secret"
+PER_PAGE_CAP = 1000
+SAMPLE_FEED_FILE = re.compile(r"^(\d+)-[\w-]+\.json$")
+
+
+@dataclass
+class Fault:
+    """A programmed misbehaviour for the requests it matches.
+
+    kind: ``status`` (answer ``status``, with ``retry_after`` when given),
+    ``delay`` (wait ``seconds`` first), ``reset`` (cut the connection in the
+    middle of the body), ``malformed`` (a 200 with broken JSON),
+    ``no_headers`` (leave out the pagination headers), ``expire_tokens``
+    (every token issued so far stops working), ``shift`` (a product is added
+    to the head of the catalogue, or removed with ``remove=True``, just before
+    the answer), ``wrong_types`` (one product of the page gets a string price,
+    a null name and negative stock).
+    """
+
+    kind: str
+    path: str = "/products"
+    page: int | None = None
+    times: int = 1
+    after: int = 0
+    status: int = 500
+    retry_after: float | None = None
+    seconds: float = 0.0
+    remove: bool = False
+    seen: int = 0
+    hits: int = 0
+
+    def matches(self, method: str, path: str, page: int | None) -> bool:
+        if not path.startswith(self.path) or (self.page is not None and page != self.page):
+            return False
+        if self.kind == "status" and method == "POST" and self.path != path:
+            return False
+        self.seen += 1
+        if self.seen <= self.after:
+            return False
+        if self.times >= 0 and self.hits >= self.times:
+            return False
+        self.hits += 1
+        return True
+
+
+class _Reset(ConnectionResetError):
+    """Raised in the middle of a body to cut the connection."""
+
+
+@dataclass
+class Catalogue:
+    """The products the sandbox serves: generated lazily, or a given list."""
+
+    count: int = 250
+    seed: int = 1
+    items: list[dict[str, Any]] | None = None
+    _inserted: int = 0
+
+    def __len__(self) -> int:
+        return len(self.items) if self.items is not None else self.count
+
+    def slice(self, start: int, stop: int) -> list[dict[str, Any]]:
+        if self.items is not None:
+            return self.items[start:stop]
+        return sandbox_data.products(self.seed, start, min(stop, self.count))
+
+    def materialise(self) -> list[dict[str, Any]]:
+        if self.items is None:
+            self.items = sandbox_data.products(self.seed, 0, self.count)
+        return self.items
+
+    def shift(self, remove: bool) -> None:
+        items = self.materialise()
+        if remove:
+            if items:
+                items.pop(0)
+        else:
+            self._inserted += 1
+            new_id = max((p.get("id", 0) for p in items), default=0) + 1
+            items.insert(0, {"id": new_id, "name": f"New product {self._inserted}",
+                             "product_code": f"AAA-NEW-{self._inserted}", "price": 1, "stock": 1})
+
+
+@dataclass
+class Sandbox:
+    """The sandbox's state and its WSGI entry point (``sandbox(environ, start_response)``)."""
+
+    feeds: dict[int, dict[str, Any]] = field(default_factory=dict)
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    vendors: list[dict[str, Any]] = field(default_factory=lambda: [dict(v) for v in sandbox_data.VENDORS])
+    clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
+    latency: float = 0.0
+    token_lifetime: float = 3600.0
+    advertised_lifetime: float | None = None
+    fault_rate: float = 0.0
+    faults: list[Fault] = field(default_factory=list)
+    me: dict[str, Any] = field(default_factory=lambda: {
+        "id": 5, "name": "Sandbox User", "organisation": 1, "real_id": 5, "real_name": "Sandbox User",
+        "currency": "GBP", "locale": "en", "timezone": "Europe/London", "admin": False, "root": False,
+        "modules": ["WEBSTORE"], "permissions": [{"permission": "feed:edit", "parent": False}],
+    })
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._tokens: dict[str, float] = {}
+        self._rng = random.Random(0)
+        self.counts: Counter[str] = Counter()
+        self.log: list[tuple[str, str, str]] = []
+
+    # --- construction --------------------------------------------------------
+
+    @classmethod
+    def from_samples(cls, **options: Any) -> Sandbox:
+        """A sandbox serving the sample feed configurations (ids 1, 2, 3)."""
+        return cls(feeds=load_sample_feeds(), **options)
+
+    def add_fault(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def token_count(self) -> int:
+        return self.counts["POST /oauth/token"]
+
+    # --- WSGI ----------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "")
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        if not path.startswith(API_PREFIX):
+            return self._answer(start_response, 404, {"message": f"no such path {path}; the API is under {API_PREFIX}"})
+        path = path[len(API_PREFIX):] or "/"
+        page = _int(query.get("page", ["1"])[0])
+        with self._lock:
+            self.counts[f"{method} {path if not path.startswith('/feeds/') else '/feeds/{id}'}"] += 1
+            self.log.append((method, path, environ.get("QUERY_STRING", "")))
+            faults = [f for f in self.faults if f.matches(method, path, page)]
+        if self.latency:
+            time.sleep(self.latency)
+        headers_off = False
+        corrupt: str | None = None
+        for fault in faults:
+            if fault.kind == "delay":
+                time.sleep(fault.seconds)
+            elif fault.kind == "status":
+                extra = {"Retry-After": _retry_after(fault.retry_after)} if fault.retry_after is not None else {}
+                return self._answer(start_response, fault.status, {"message": "sandbox fault"}, extra)
+            elif fault.kind == "expire_tokens":
+                with self._lock:
+                    self._tokens.clear()
+            elif fault.kind == "shift":
+                with self._lock:
+                    self.catalogue.shift(fault.remove)
+            elif fault.kind == "no_headers":
+                headers_off = True
+            elif fault.kind in ("reset", "malformed", "wrong_types"):
+                corrupt = fault.kind
+        if self.fault_rate and path != "/oauth/token" and self._rng.random() < self.fault_rate:
+            status = self._rng.choice([429, 500, 502, 503])
+            return self._answer(start_response, status, {"message": "sandbox random fault"},
+                                {"Retry-After": "1"} if status == 429 else {})
+        try:
+            return self._route(method, path, query, environ, start_response, headers_off, corrupt)
+        except _BadRequest as exc:
+            return self._answer(start_response, exc.status, {"message": str(exc), **exc.extra})
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], environ: dict[str, Any],
+               start_response: Any, headers_off: bool, corrupt: str | None) -> Iterable[bytes]:
+        if path == "/oauth/token":
+            if method != "POST":
+                raise _BadRequest(405, "use POST for the token endpoint")
+            return self._answer(start_response, 200, self._token(environ))
+        self._authorise(environ)
+        if path == "/me" and method == "GET":
+            return self._answer(start_response, 200, self.me)
+        if path == "/feeds" and method == "GET":
+            items = self._filter_feeds(query)
+            return self._page(start_response, items, query, headers_off, corrupt)
+        if path == "/feeds" and method == "POST":
+            return self._answer(start_response, 201, self._save_feed(None, _body(environ)))
+        match = re.fullmatch(r"/feeds/(\d+)", path)
+        if match:
+            fid = int(match.group(1))
+            if method == "GET":
+                with self._lock:
+                    if fid not in self.feeds:
+                        raise _BadRequest(404, f"feed configuration {fid} not found")
+                    return self._answer(start_response, 200, self.feeds[fid])
+            if method == "PUT":
+                with self._lock:
+                    if fid not in self.feeds:
+                        raise _BadRequest(404, f"feed configuration {fid} not found")
+                return self._answer(start_response, 200, self._save_feed(fid, _body(environ)))
+            raise _BadRequest(405, f"{method} is not allowed on /feeds/{fid}")
+        if path == "/products" and method == "GET":
+            return self._products(start_response, query, headers_off, corrupt)
+        if path == "/vendors" and method == "GET":
+            return self._page(start_response, list(self.vendors), query, headers_off, corrupt)
+        raise _BadRequest(404, f"no such endpoint {method} {path}")
+
+    # --- endpoints -----------------------------------------------------------
+
+    def _token(self, environ: dict[str, Any]) -> dict[str, Any]:
+        length = _int(environ.get("CONTENT_LENGTH") or "0") or 0
+        form = parse_qs(environ["wsgi.input"].read(length).decode("utf-8", "replace"))
+        grant = form.get("grant_type", [""])[0]
+        if grant != "client_credentials":
+            raise _BadRequest(400, "grant_type must be client_credentials", {"error": "unsupported_grant_type"})
+        client_id = form.get("client_id", [""])[0]
+        secret = form.get("client_secret", [""])[0]
+        if not client_id or not secrets.compare_digest(self.clients.get(client_id, "\0"), secret):
+            raise _BadRequest(401, "invalid client credentials", {"error": "invalid_client"})
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens[token] = time.monotonic() + self.token_lifetime
+        advertised = self.advertised_lifetime if self.advertised_lifetime is not None else self.token_lifetime
+        return {"access_token": token, "token_type": "Bearer", "expires_in": int(math.ceil(advertised))}
+
+    def _authorise(self, environ: dict[str, Any]) -> None:
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, token = header.partition(" ")
+        with self._lock:
+            deadline = self._tokens.get(token) if scheme == "Bearer" else None
+            if deadline is None or deadline < time.monotonic():
+                self._tokens.pop(token, None)
+                raise _BadRequest(401, "missing, unknown or expired access token", {"error": "invalid_token"})
+
+    def _filter_feeds(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        with self._lock:
+            items = [self.feeds[k] for k in sorted(self.feeds)]
+        if "name" in query:
+            names = set(query["name"])
+            items = [f for f in items if f.get("name") in names]
+        if "organisation" in query:
+            orgs = {_int(v) for v in query["organisation"]}
+            items = [f for f in items if f.get("organisation") in orgs]
+        return items
+
+    def _save_feed(self, fid: int | None, body: Any) -> dict[str, Any]:
+        check = check_feed(body)
+        if check.errors:
+            raise _BadRequest(422, "the feed configuration is invalid",
+                              {"errors": [str(p) for p in check.errors]})
+        with self._lock:
+            org = body["organisation"]
+            others = [f for k, f in self.feeds.items() if k != fid and f.get("organisation") == org]
+            if len(others) >= MAX_FEEDS_PER_ORGANISATION:
+                raise _BadRequest(422, f"organisation {org} already has {MAX_FEEDS_PER_ORGANISATION} feeds",
+                                  {"errors": [f"organisation: at most {MAX_FEEDS_PER_ORGANISATION} feeds per organisation"]})
+            if fid is None:
+                fid = max(self.feeds, default=0) + 1
+            stored = {k: v for k, v in body.items() if k not in ("id", "last_upload")}
+            if "delivery_protocol" in stored and "delivery_procotol" not in stored:
+                stored["delivery_procotol"] = stored.pop("delivery_protocol")
+            stored = {"id": fid, **stored, "last_upload": self.feeds.get(fid, {}).get("last_upload")}
+            self.feeds[fid] = stored
+            return stored
+
+    def _products(self, start_response: Any, query: dict[str, list[str]], headers_off: bool,
+                  corrupt: str | None) -> Iterable[bytes]:
+        filtered = any(k in query for k in ("vendor", "type", "text", "sort_by"))
+        if not filtered:
+            page, per_page = _paging(query)
+            with self._lock:
+                total = len(self.catalogue)
+                items = self.catalogue.slice((page - 1) * per_page, page * per_page)
+            return self._page_of(start_response, items, total, page, per_page, headers_off, corrupt)
+        with self._lock:
+            items = list(self.catalogue.materialise())
+        if "vendor" in query:
+            wanted = {_int(v) for v in query["vendor"]}
+            items = [p for p in items if (p.get("vendor") if p.get("vendor") is not None else -1) in wanted]
+        if "type" in query:
+            wanted = {_int(v) for v in query["type"]}
+            items = [p for p in items if (p.get("type") if p.get("type") is not None else -1) in wanted]
+        if "text" in query:
+            text = query["text"][0].lower()
+            items = [p for p in items if text in str(p.get("name") or "").lower()
+                     or text in str(p.get("product_code") or "").lower()]
+        for key in reversed(query.get("sort_by", [])):
+            field_name = key.lstrip("+-")
+            if field_name not in ("name", "price", "popularity"):
+                raise _BadRequest(400, f"sort_by {key!r} is not one of -popularity, -name, +name, -price, +price")
+            if field_name == "popularity":
+                continue
+            items.sort(key=lambda p: (p.get(field_name) is None, p.get(field_name) or 0 if field_name == "price" else str(p.get(field_name) or "")),
+                       reverse=key.startswith("-"))
+        return self._page(start_response, items, query, headers_off, corrupt)
+
+    def _page(self, start_response: Any, items: list[dict[str, Any]], query: dict[str, list[str]],
+              headers_off: bool, corrupt: str | None) -> Iterable[bytes]:
+        page, per_page = _paging(query)
+        chunk = items[(page - 1) * per_page: page * per_page]
+        return self._page_of(start_response, chunk, len(items), page, per_page, headers_off, corrupt)
+
+    def _page_of(self, start_response: Any, items: list[dict[str, Any]], total: int, page: int, per_page: int,
+                 headers_off: bool, corrupt: str | None) -> Iterable[bytes]:
+        headers = {} if headers_off else {
+            "X-Total-Count": str(total),
+            "X-Total-Pages": str(max(1, math.ceil(total / per_page))),
+        }
+        if corrupt == "wrong_types" and items:
+            items = [dict(p) for p in items]
+            items[0].update({"price": "twelve", "name": None, "stock": -5})
+        body = json.dumps(items, ensure_ascii=False).encode("utf-8")
+        if corrupt == "malformed":
+            body = body[: max(1, len(body) // 2)]
+        if corrupt == "reset":
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                      *headers.items()])
+            return _cut(body)
+        return self._answer(start_response, 200, body, headers)
+
+    # --- answers -------------------------------------------------------------
+
+    def _answer(self, start_response: Any, status: int, body: Any, headers: dict[str, str] | None = None) -> list[bytes]:
+        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Status"
+        start_response(
+            f"{status} {phrase}",
+            [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data))),
+             *(headers or {}).items()],
+        )
+        return [data]
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str, extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.extra = extra or {}
+
+
+def _cut(body: bytes) -> Iterable[bytes]:
+    yield body[: len(body) // 2]
+    raise _Reset("sandbox fault: connection cut in the middle of the answer")
+
+
+def _retry_after(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _paging(query: dict[str, list[str]]) -> tuple[int, int]:
+    page = _int(query.get("page", ["1"])[0])
+    per_page = _int(query.get("per_page", [str(PER_PAGE_CAP)])[0])
+    if page is None or page < 1:
+        raise _BadRequest(400, "page must be a whole number from 1")
+    if per_page is None or per_page < 1:
+        raise _BadRequest(400, "per_page must be a whole number from 1")
+    if per_page > PER_PAGE_CAP:
+        raise _BadRequest(400, f"per_page must be at most {PER_PAGE_CAP}")
+    return page, per_page
+
+
+def _body(environ: dict[str, Any]) -> Any:
+    length = _int(environ.get("CONTENT_LENGTH") or "0") or 0
+    raw = environ["wsgi.input"].read(length)
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise _BadRequest(400, "the request body is not JSON") from None
+
+
+def load_sample_feeds() -> dict[int, dict[str, Any]]:
+    """The sample feed configurations: ``sample_configs/feeds/<id>-<name>.json``."""
+    folder = importlib.resources.files("feeds.sample_configs") / "feeds"
+    feeds: dict[int, dict[str, Any]] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        match = SAMPLE_FEED_FILE.match(entry.name)
+        if match:
+            data = json.loads(entry.read_text(encoding="utf-8"))
+            data["id"] = int(match.group(1))
+            feeds[data["id"]] = data
+    return feeds
+
+
+# --- transports and servers ---------------------------------------------------
+
+
+class SandboxTransport(httpx.WSGITransport):
+    """httpx's WSGI transport, with a cut connection reported as httpx reports one."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = super().handle_request(request)
+            response.read()
+            return response
+        except ConnectionError as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from None
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("sandbox: " + format, *args)
+
+    def get_stderr(self) -> Any:
+        return _Null()
+
+
+class _Null:
+    def write(self, *_: Any) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("sandbox: connection from %s ended abruptly", client_address)
+
+
+def make_server(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
+    server = SandboxServer((host, port), _QuietHandler)
+    server.set_app(sandbox)
+    return server
+
+
+class RunningSandbox:
+    """A sandbox served over HTTP from a background thread (for tests and benchmarks)."""
+
+    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0):
+        self.sandbox = sandbox
+        self.server = make_server(sandbox, host, port)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}{API_PREFIX}"
+
+    def __enter__(self) -> RunningSandbox:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,52 @@
+"""Logging: one line per event on stderr, as text or JSON, secrets masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+
+from .redact import RedactingFilter
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure(verbose: int = 0, fmt: str = "text", stream=None) -> None:
+    """Send feeds' log records to stderr; ``-v`` shows more, ``-vv`` everything."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RedactingFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_feeds", False):
+            root.removeHandler(old)
+    handler._feeds = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.getLogger("feeds").setLevel(level)
+    root.setLevel(level)
+    # Third-party chatter only with -vv; never their request lines by default.
+    for noisy in ("httpx", "httpcore", "paramiko", "apscheduler", "mail.log", "pyftpdlib"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)

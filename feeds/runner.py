@@ -1,0 +1,131 @@
+"""One feed run, end to end.
+
+configuration (from Hub) -> validation -> catalogue -> file -> delivery ->
+ledger entry and archive. Every step that can refuse does so before anything
+is sent: an invalid configuration or an unsafe file name fails the run with the
+validator's message, and no byte leaves the machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from . import redact
+from .catalog import Catalogue, load_catalogue
+from .config import FeedConfig, check_feed
+from .errors import Cancelled, ConfigError, FeedsError, UsageError
+from .filenames import check_filename, feed_filename
+from .render import Rendered, render_feed
+
+log = logging.getLogger("feeds.run")
+
+
+@dataclass
+class RunResult:
+    """What a run did, for the summary line, the ledger and the metrics."""
+
+    feed_id: int | None
+    feed_name: str
+    trigger: str
+    status: str = "running"
+    method: str = ""
+    rows: int = 0
+    bytes: int = 0
+    sha256: str = ""
+    filename: str = ""
+    destination: str = ""
+    attempts: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    ended_at: datetime | None = None
+    run_id: int | None = None
+    slot_start: datetime | None = None
+
+    @property
+    def seconds(self) -> float:
+        end = self.ended_at or datetime.now(timezone.utc)
+        return (end - self.started_at).total_seconds()
+
+    def summary(self) -> str:
+        who = f"feed {self.feed_id} ({self.feed_name})" if self.feed_name else f"feed {self.feed_id}"
+        if self.status == "failed":
+            line = f"{who}: failed after {self.seconds:.1f} s: {self.error}"
+        else:
+            verb = {"delivered": "delivered", "rendered": "rendered"}.get(self.status, self.status)
+            line = (
+                f"{who}: {verb} {self.rows} rows, {self.bytes} bytes"
+                + (f" to {self.destination}" if self.destination else "")
+                + f" in {self.seconds:.1f} s"
+            )
+        if self.notes:
+            line += "; " + "; ".join(self.notes)
+        return redact.redact(line)
+
+
+def read_feed(hub: Any, feed_id: int) -> tuple[FeedConfig, dict[str, Any]]:
+    """Fetch a feed configuration from Hub and validate it; ConfigError when invalid."""
+    raw = hub.get_feed(feed_id)
+    return validated(raw, feed_id), raw
+
+
+def validated(raw: dict[str, Any], feed_id: int | None = None) -> FeedConfig:
+    check = check_feed(raw)
+    label = f"feed {feed_id if feed_id is not None else raw.get('id')}"
+    for warning in check.warnings:
+        log.warning("%s: %s", label, warning)
+    if check.feed is None:
+        problems = [str(p) for p in check.errors]
+        raise ConfigError(f"{label} is invalid: " + "; ".join(problems), problems)
+    return check.feed
+
+
+def file_name(feed: FeedConfig, when: datetime) -> str:
+    """The feed's file name at ``when``, checked by the safety rule of SPEC §3."""
+    name = feed_filename(feed.delivery_method, feed.filename, feed.sitc_filename, when)
+    problem = check_filename(name)
+    if problem:
+        field_name = "sitc_filename" if feed.delivery_method == "SITC" else "filename"
+        raise ConfigError(f"{feed.label()}: {field_name} gives {name!r}, which {problem}")
+    return name
+
+
+def render_file(
+    feed: FeedConfig,
+    catalogue: Catalogue,
+    out: BinaryIO,
+    on_rows: Callable[[int], None] | None = None,
+) -> Rendered:
+    return render_feed(catalogue, feed, out, on_rows=on_rows)
+
+
+def dry_run(
+    hub: Any,
+    feed_id: int,
+    output: BinaryIO,
+    *,
+    force: bool = True,
+    catalogue: Catalogue | None = None,
+    on_page: Callable[[int, int | None], None] | None = None,
+) -> RunResult:
+    """Render a feed from Hub's data to ``output``; nothing is sent or recorded."""
+    result = RunResult(feed_id, "", "manual")
+    feed, _ = read_feed(hub, feed_id)
+    result.feed_name, result.method = feed.name, feed.delivery_method
+    generated_at = datetime.now(timezone.utc)
+    result.filename = file_name(feed, generated_at)
+    catalogue = catalogue or load_catalogue(hub, on_page=on_page)
+    rendered = render_file(feed, catalogue, output)
+    result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
+    result.notes = catalogue.notes(feed)
+    result.status = "rendered"
+    result.ended_at = datetime.now(timezone.utc)
+    return result

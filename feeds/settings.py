@@ -1,0 +1,286 @@
+"""Settings: a TOML file, overridden key by key by FEEDS_<SECTION>_<KEY>.
+
+The file is chosen by ``--config``, else ``$FEEDS_CONFIG``, else
+``./feeds.toml`` when it exists, else the built-in defaults are used. Unknown
+keys and wrong types are errors that name the key (exit status 2), because a
+misspelt setting that is silently ignored is worse than one that stops.
+Relative paths are taken from the current directory, like any command line
+tool's.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from . import redact
+from .errors import SettingsError
+
+ENV_PREFIX = "FEEDS_"
+#: FEEDS_* variables that are not settings keys.
+ENV_NOT_SETTINGS = {"FEEDS_CONFIG"}
+SANDBOX = "sandbox"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class HubSettings(_Section):
+    base_url: str = "https://hub.nuvias-uc.com/api/v1"
+    token_url: str = ""
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    per_page: int = Field(1000, ge=1, le=1000)
+    timeout: float = Field(30.0, gt=0)
+    attempts: int = Field(5, ge=1, le=20)
+    concurrency: int = Field(4, ge=1, le=32)
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.base_url.strip().lower() == SANDBOX
+
+    @property
+    def effective_token_url(self) -> str:
+        return self.token_url or self.base_url.rstrip("/") + "/oauth/token"
+
+
+class SmtpSettings(_Section):
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    sender: str = "feeds@example.com"
+    max_attachment_mb: float = Field(10.0, gt=0)
+    verify: bool = True
+    ca_file: str = ""
+    timeout: float = Field(60.0, gt=0)
+
+
+class SitcSettings(_Section):
+    protocol: Literal["FTP", "FTPS", "SFTP"] = "SFTP"
+    host: str = ""
+    port: int = Field(22, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    directory: str = "/"
+
+
+class SftpSettings(_Section):
+    host_key_policy: Literal["tofu", "strict", "insecure"] = "tofu"
+    known_hosts: str = "~/.ssh/known_hosts"
+
+
+class FtpsSettings(_Section):
+    verify: bool = True
+    ca_file: str = ""
+
+
+class DeliverySettings(_Section):
+    outbox: str = ""
+    attempts: int = Field(3, ge=1, le=20)
+    timeout: float = Field(60.0, gt=0)
+    retry_wait: float = Field(5.0, ge=0)
+
+
+class ScheduleSettings(_Section):
+    max_parallel: int = Field(4, ge=1, le=256)
+    lease_minutes: int = Field(25, ge=1, le=1440)
+    shutdown_grace: float = Field(60.0, ge=0)
+
+
+class StateSettings(_Section):
+    database: str = "~/.local/state/feeds/feeds.db"
+    archive_keep: int = Field(7, ge=0, le=1000)
+    archive_dir: str = ""
+
+
+class Settings(_Section):
+    hub: HubSettings = HubSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    sitc: SitcSettings = SitcSettings()
+    sftp: SftpSettings = SftpSettings()
+    ftps: FtpsSettings = FtpsSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    state: StateSettings = StateSettings()
+    #: where the settings came from, for messages
+    source: str = Field("built-in defaults", exclude=True)
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the ledger: a SQLite file unless a URL is given."""
+        db = self.state.database
+        if "://" in db:
+            return db
+        return "sqlite:///" + str(expand_path(db))
+
+    @property
+    def archive_path(self) -> Path:
+        if self.state.archive_dir:
+            return expand_path(self.state.archive_dir)
+        if "://" in self.state.database:
+            return expand_path("~/.local/state/feeds/archive")
+        return expand_path(self.state.database).parent / "archive"
+
+    @property
+    def outbox_path(self) -> Path | None:
+        return expand_path(self.delivery.outbox) if self.delivery.outbox else None
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
+    if name != "source"
+}
+
+
+def expand_path(path: str) -> Path:
+    return Path(os.path.expanduser(path)).absolute()
+
+
+def choose_file(option: str | None, environ: dict[str, str] | None = None) -> Path | None:
+    """The settings file to read: ``--config``, ``$FEEDS_CONFIG``, ``./feeds.toml``."""
+    environ = os.environ if environ is None else environ
+    if option:
+        return Path(option)
+    if environ.get("FEEDS_CONFIG"):
+        return Path(environ["FEEDS_CONFIG"])
+    local = Path("feeds.toml")
+    return local if local.is_file() else None
+
+
+def load(option: str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read the settings file and the environment; raise SettingsError naming the key."""
+    environ = dict(os.environ if environ is None else environ)
+    path = choose_file(option, environ)
+    data: dict[str, Any] = {}
+    source = "built-in defaults"
+    if path is not None:
+        data = _read_toml(path)
+        source = str(path)
+    _check_shape(data, source)
+    origins: dict[tuple[str, str], str] = {
+        (section, key): f"{section}.{key} in {source}"
+        for section, values in data.items()
+        for key in values
+    }
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
+            continue
+        section, key = _env_key(name)
+        data.setdefault(section, {})[key] = _from_env(name, value, SECTIONS[section], key)
+        origins[(section, key)] = name
+    try:
+        settings = Settings.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc, origins)) from None
+    redact.register(
+        settings.hub.client_secret,
+        settings.smtp.password,
+        settings.sitc.password,
+    )
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist; give an existing file to --config or FEEDS_CONFIG") from None
+    except OSError as exc:
+        raise SettingsError(f"settings file {path} cannot be read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SettingsError(f"settings file {path} is not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
+
+
+def _check_shape(data: dict[str, Any], source: str) -> None:
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise SettingsError(
+                f"unknown settings section [{section}] in {source}; the sections are "
+                + ", ".join(f"[{s}]" for s in SECTIONS)
+            )
+        if not isinstance(values, dict):
+            raise SettingsError(f"{section} in {source} must be a table ([{section}]), not a single value")
+        known = SECTIONS[section].model_fields
+        for key in values:
+            if key not in known:
+                raise SettingsError(
+                    f"unknown setting {section}.{key} in {source}; [{section}] takes "
+                    + ", ".join(known)
+                )
+
+
+def _env_key(name: str) -> tuple[str, str]:
+    rest = name[len(ENV_PREFIX):].lower()
+    for section in SECTIONS:
+        if rest.startswith(section + "_"):
+            key = rest[len(section) + 1:]
+            if key in SECTIONS[section].model_fields:
+                return section, key
+    raise SettingsError(
+        f"unknown setting in environment variable {name}; settings variables are "
+        "FEEDS_<SECTION>_<KEY>, e.g. FEEDS_HUB_CLIENT_SECRET"
+    )
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _from_env(name: str, value: str, section: type[_Section], key: str) -> Any:
+    """Turn an environment string into the type of the setting it overrides."""
+    annotation = section.model_fields[key].annotation
+    text = value.strip()
+    if annotation is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise SettingsError(f"{name} must be true or false, not {value!r}")
+    if annotation is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+    if annotation is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    return value
+
+
+_TYPE_WORDS = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string in quotes",
+}
+
+
+def _explain(exc: ValidationError, origins: dict[tuple[str, str], str]) -> str:
+    error = exc.errors()[0]
+    loc = tuple(str(part) for part in error["loc"])
+    where = origins.get(loc[:2]) if len(loc) >= 2 else None
+    where = where or ".".join(loc)
+    secret = loc[-1] in {"password", "client_secret"}
+    shown = "" if secret else f", not {error.get('input')!r}"
+    kind = error["type"]
+    if kind in _TYPE_WORDS:
+        return f"setting {where} must be {_TYPE_WORDS[kind]}{shown}"
+    if kind == "literal_error":
+        return f"setting {where} must be {error['ctx']['expected']}{shown}"
+    if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
+        return f"setting {where} is out of range: {error['msg'].lower().replace('input should be', 'it must be')}{shown}"
+    return f"setting {where}: {error['msg']}"

@@ -1,0 +1,104 @@
+"""``feeds validate`` and ``feeds upload``: files or Hub's configurations to reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import loader
+from .config import FeedCheck, FeedConfig, Problem, check_documents
+from .errors import ConfigError, UsageError
+
+
+@dataclass
+class Report:
+    """The verdict on one file (or one feed stored on Hub)."""
+
+    source: str
+    checks: list[FeedCheck] = field(default_factory=list)
+    unreadable: str | None = None
+    notes: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for c in self.checks for p in c.errors]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return self.notes + [p for c in self.checks for p in c.warnings]
+
+    @property
+    def valid(self) -> bool:
+        return self.unreadable is None and not self.errors
+
+    def to_text(self) -> str:
+        if self.unreadable:
+            return f"{self.source}: cannot be validated: it {self.unreadable}"
+        errors, warnings = self.errors, self.warnings
+        feeds = len(self.checks)
+        what = f"{feeds} feed{'s' if feeds != 1 else ''}"
+        if errors:
+            head = f"{self.source}: invalid ({len(errors)} error{'s' if len(errors) != 1 else ''} in {what})"
+        else:
+            head = f"{self.source}: valid ({what})"
+        if warnings:
+            head += f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+        lines = [head]
+        lines += [f"  error: {p}" for p in errors]
+        lines += [f"  warning: {p}" for p in warnings]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.source,
+            "valid": self.valid,
+            "unreadable": self.unreadable,
+            "feeds": len(self.checks),
+            "errors": [{"path": p.path, "message": p.message} for p in self.errors],
+            "warnings": [{"path": p.path, "message": p.message} for p in self.warnings],
+        }
+
+
+def exit_status(reports: list[Report]) -> int:
+    if any(r.unreadable for r in reports):
+        return 2
+    return 0 if all(r.valid for r in reports) else 1
+
+
+def _duplicate_notes(doc: loader.Document) -> list[Problem]:
+    return [
+        Problem(key, "appears more than once in one object; the last value is used")
+        for key in doc.duplicate_keys
+    ]
+
+
+def check_paths(paths: list[str]) -> list[Report]:
+    documents = [loader.read(path) for path in paths]
+    readable = [d for d in documents if d.unreadable is None]
+    checked = iter(check_documents([(d.source, d.data) for d in readable]))
+    reports = []
+    for doc in documents:
+        if doc.unreadable is not None:
+            reports.append(Report(doc.source, unreadable=doc.unreadable))
+        else:
+            reports.append(Report(doc.source, next(checked), notes=_duplicate_notes(doc)))
+    return reports
+
+
+def check_remote(hub: Any, feed_id: int | None) -> list[Report]:
+    raws = [hub.get_feed(feed_id)] if feed_id is not None else hub.list_feeds()
+    sources = [f"feed {raw.get('id')} ({raw.get('name')})" for raw in raws]
+    results = check_documents(list(zip(sources, raws)))
+    return [Report(source, checks) for source, checks in zip(sources, results)]
+
+
+def uploadable(path: str) -> list[FeedConfig]:
+    """The feeds of a file, validated for upload; ConfigError lists every problem."""
+    doc = loader.read(path)
+    if doc.unreadable is not None:
+        raise UsageError(f"{doc.source} {doc.unreadable}")
+    (checks,) = check_documents([(doc.source, doc.data)])
+    problems = [str(p) for c in checks for p in c.errors]
+    if problems:
+        raise ConfigError(f"{doc.source} is invalid, nothing was uploaded: " + "; ".join(problems), problems)
+    return [c.feed for c in checks if c.feed is not None]

@@ -1,0 +1,109 @@
+"""What the commands print for people: tables and progress (rich), secrets masked."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import redact
+
+
+def _console() -> Console:
+    # Piped output keeps whole values rather than folding them at 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def timeslot_text(minutes: Any) -> str:
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and 0 <= minutes < 1440:
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    return str(minutes)
+
+
+def destination_of(feed: dict[str, Any]) -> str:
+    method = feed.get("delivery_method")
+    if method == "EMAIL":
+        return str(feed.get("delivery_email") or "")
+    if method == "FTP":
+        protocol = str(feed.get("delivery_procotol") or feed.get("delivery_protocol") or "FTP").lower()
+        port = f":{feed['delivery_port']}" if feed.get("delivery_port") else ""
+        path = feed.get("delivery_path") or ""
+        return f"{protocol}://{feed.get('delivery_user') or ''}@{feed.get('delivery_server') or ''}{port}{path}"
+    if method == "SITC":
+        return f"SITC {feed.get('sitc_filename') or ''}"
+    return ""
+
+
+def _clean(value: Any) -> str:
+    return redact.redact("" if value is None else str(value))
+
+
+def feeds_table(feeds: list[dict[str, Any]]) -> None:
+    table = Table("id", "org", "name", "active", "slot (UTC)", "method", "destination", "last upload")
+    for feed in feeds:
+        table.add_row(
+            _clean(feed.get("id")),
+            _clean(feed.get("organisation")),
+            _clean(feed.get("name")),
+            "yes" if feed.get("active", True) else "no",
+            timeslot_text(feed.get("timeslot")),
+            _clean(feed.get("delivery_method")),
+            _clean(destination_of(feed)),
+            _clean(feed.get("last_upload")),
+        )
+    console = _console()
+    console.print(table)
+    console.print(f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''}")
+
+
+def feed_details(feed: dict[str, Any]) -> None:
+    table = Table("field", "value", show_header=False, box=None)
+    for key, value in feed.items():
+        if key == "timeslot":
+            value = f"{value} ({timeslot_text(value)} UTC)"
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        table.add_row(key, _clean(value))
+    _console().print(table)
+
+
+def history_table(runs: list[dict[str, Any]]) -> None:
+    table = Table("run", "feed", "slot (UTC)", "trigger", "started", "status", "rows", "bytes", "attempts", "destination / error")
+    for run in runs:
+        detail = run.get("error") if run.get("status") == "failed" else run.get("destination")
+        table.add_row(
+            _clean(run.get("run_id")),
+            _clean(run.get("feed_id")),
+            _clean((run.get("slot_start") or "")[:16].replace("T", " ")),
+            _clean(run.get("trigger")),
+            _clean((run.get("started_at") or "")[:19].replace("T", " ")),
+            _clean(run.get("status")),
+            _clean(run.get("rows")),
+            _clean(run.get("bytes")),
+            _clean(run.get("attempts")),
+            _clean(detail),
+        )
+    console = _console()
+    console.print(table)
+    if not runs:
+        console.print("no runs recorded yet")
+
+
+@contextmanager
+def progress() -> Iterator[Callable[[int, int | None], None]]:
+    """A page-reading progress bar on stderr when it is a terminal; else nothing."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    bar = Progress(
+        TextColumn("reading the catalogue"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    )
+    task = bar.add_task("pages", total=None)
+    with bar:
+        yield lambda done, total: bar.update(task, completed=done, total=total)

@@ -1,0 +1,66 @@
+"""Shared fixtures: the Hub sandbox (in process and over HTTP), settings, clients."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from feeds.hub.client import HubClient
+from feeds.hub.sandbox import CLIENT_ID, CLIENT_SECRET, RunningSandbox, Sandbox
+from feeds.settings import HubSettings
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "sample_configs"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch, tmp_path):
+    """No FEEDS_* variable or ./feeds.toml of the developer leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("FEEDS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    return Sandbox.from_samples()
+
+
+@pytest.fixture
+def hub_server(sandbox):
+    with RunningSandbox(sandbox) as running:
+        yield running
+
+
+def hub_settings(base_url: str, **overrides) -> HubSettings:
+    values = dict(base_url=base_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, timeout=5.0)
+    values.update(overrides)
+    return HubSettings(**values)
+
+
+class Sleeps(list):
+    """A sleep that records instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def client(hub_server, sleeps):
+    with HubClient(hub_settings(hub_server.base_url), backoff=0.01, sleep=sleeps) as hub:
+        yield hub
+
+
+def write_settings(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

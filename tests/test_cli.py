@@ -1,0 +1,207 @@
+"""The commands of the foundation, through click's runner and a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from feeds.cli import cli
+
+from conftest import BIN, SAMPLES, write_settings
+
+SANDBOX_TOML = str(SAMPLES / "sandbox.toml")
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def http_settings(hub_server, tmp_path):
+    return str(write_settings(tmp_path / "feeds.toml", f"""
+[hub]
+base_url = "{hub_server.base_url}"
+client_id = "sandbox"
+client_secret = "sandbox-secret"
+[state]
+database = "{tmp_path}/state/feeds.db"
+"""))
+
+
+def test_validate_valid_files():
+    result = invoke("validate", str(SAMPLES / "feeds" / "1-email.json"), str(SAMPLES / "feeds" / "3-sitc.json"))
+    assert result.exit_code == 0
+    assert "1-email.json: valid (1 feed)" in result.output
+
+
+def test_validate_invalid_file_explains_and_exits_1():
+    result = invoke("validate", str(SAMPLES / "feeds" / "invalid-timeslot.json"))
+    assert result.exit_code == 1
+    assert "error: timeslot: 45 is not a multiple of 30 (try 30 or 60)" in result.output
+
+
+def test_validate_all_samples():
+    paths = sorted(str(p) for p in (SAMPLES / "feeds").glob("*.json"))
+    result = invoke("validate", *paths)
+    assert result.exit_code == 1
+    for path in paths:
+        name = os.path.basename(path)
+        verdict = "valid (" if not name.startswith("invalid") else "invalid ("
+        assert f"{name}: {verdict}" in result.output, name
+    assert "s3cret-do-not-print" not in result.output
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"{nope", "is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2"),
+    (b"\xff\xfe{}", "is not UTF-8 text (byte 0xff at offset 0)"),
+    (b'{"a": NaN}', "NaN is not allowed"),
+])
+def test_validate_unreadable_input_exits_2(tmp_path, content, expected):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2
+    assert expected in result.output
+
+
+def test_validate_missing_file_exits_2(tmp_path):
+    result = invoke("validate", str(tmp_path / "none.json"))
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_validate_stdin_and_json_output():
+    feed = json.loads((SAMPLES / "feeds" / "invalid-sitc-path.json").read_text())
+    result = invoke("validate", "--json", "-", input=json.dumps(feed))
+    assert result.exit_code == 1
+    (report,) = json.loads(result.output)
+    assert report["file"] == "<stdin>" and report["valid"] is False
+    assert {"path": "sitc_confirm", "message": report["errors"][1]["message"]} in report["errors"]
+    assert report["warnings"][0]["path"] == "delimeter"
+
+
+def test_validate_warns_about_duplicate_keys(tmp_path):
+    path = tmp_path / "dup.json"
+    path.write_text('{"organisation": 1, "name": "a", "timeslot": 30, "timeslot": 60, "columns": ["name"],'
+                    ' "delivery_method": "EMAIL", "delivery_email": "a@example.com"}')
+    result = invoke("validate", str(path))
+    assert result.exit_code == 0 and "timeslot: appears more than once" in result.output
+
+
+def test_validate_needs_a_path():
+    assert invoke("validate").exit_code == 2
+
+
+def test_schema_is_json():
+    result = invoke("schema")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["properties"]["timeslot"]["multipleOf"] == 30
+
+
+def test_list_on_the_in_process_sandbox():
+    result = invoke("--config", SANDBOX_TOML, "list")
+    assert result.exit_code == 0
+    for name in ["Email feed", "FTP feed", "SITC feed"]:
+        assert name in result.output
+    assert "password" not in result.output
+
+
+def test_list_json_masks_secrets():
+    result = invoke("--config", SANDBOX_TOML, "list", "--json")
+    feeds = json.loads(result.output)
+    assert [f["id"] for f in feeds] == [1, 2, 3]
+    assert feeds[1]["delivery_password"] == "********"
+    assert feeds[0]["last_upload"] == "2020-06-18T00:20:00.000Z"
+
+
+def test_list_filters_by_organisation(http_settings, sandbox):
+    sandbox.feeds[4] = {**sandbox.feeds[1], "id": 4, "organisation": 2}
+    result = invoke("--config", http_settings, "list", "--json", "--organisation", "2")
+    assert [f["id"] for f in json.loads(result.output)] == [4]
+
+
+def test_show_masks_the_password():
+    result = invoke("--config", SANDBOX_TOML, "show", "2")
+    assert result.exit_code == 0
+    assert "ftp.example.com" in result.output and "********" in result.output
+    assert '"password"' not in result.output
+    shown = json.loads(invoke("--config", SANDBOX_TOML, "show", "2", "--json").output)
+    assert shown["delivery_password"] == "********"
+
+
+def test_show_missing_feed_is_one_sentence():
+    result = invoke("--config", SANDBOX_TOML, "show", "99")
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: Hub answered 404 Not Found to GET /feeds/99")
+    assert "Traceback" not in result.output
+
+
+def test_upload_creates_and_updates(http_settings, sandbox, tmp_path):
+    new = {"organisation": 2, "name": "Uploaded", "timeslot": 60, "columns": ["name", "price"],
+           "delivery_method": "FTP", "delivery_procotol": "FTPS", "delivery_server": "ftp.example.com",
+           "delivery_user": "u", "delivery_password": "upload-secret-42"}
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps(new))
+    dry = invoke("--config", http_settings, "upload", str(path), "--dry-run")
+    assert dry.exit_code == 0 and "would create a new feed" in dry.output and 4 not in sandbox.feeds
+    created = invoke("--config", http_settings, "upload", str(path))
+    assert created.exit_code == 0 and "created feed 4" in created.output
+    assert sandbox.feeds[4]["delivery_password"] == "upload-secret-42"
+    path.write_text(json.dumps({**new, "id": 4, "timeslot": 90}))
+    updated = invoke("--config", http_settings, "upload", str(path))
+    assert updated.exit_code == 0 and "updated feed 4" in updated.output
+    assert sandbox.feeds[4]["timeslot"] == 90
+    assert "upload-secret-42" not in created.output + updated.output + dry.output
+
+
+def test_upload_refuses_an_invalid_file_before_sending(http_settings, sandbox):
+    result = invoke("--config", http_settings, "upload", str(SAMPLES / "feeds" / "invalid-ftp-server-url.json"))
+    assert result.exit_code == 1
+    assert "nothing was uploaded" in result.output and "delivery_server: is a URL" in result.output
+    assert "s3cret-do-not-print" not in result.output
+    assert sandbox.counts["POST /feeds"] == 0
+
+
+def test_validate_remote(http_settings, sandbox):
+    sandbox.feeds[4] = {**sandbox.feeds[1], "id": 4, "timeslot": 45}
+    result = invoke("--config", http_settings, "validate", "--remote")
+    assert result.exit_code == 1
+    assert "feed 1 (Email feed): valid" in result.output
+    assert "feed 4 (Email feed): invalid" in result.output and "timeslot: 45" in result.output
+    one = invoke("--config", http_settings, "validate", "--remote", "--id", "2", "--json")
+    assert one.exit_code == 0 and json.loads(one.output)[0]["valid"] is True
+
+
+def test_bad_settings_exit_2(tmp_path):
+    bad = write_settings(tmp_path / "bad.toml", "[hub]\nclient_secrett = 'x'\n")
+    result = invoke("--config", str(bad), "list")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: unknown setting hub.client_secrett in {bad}; [hub] takes base_url, token_url, client_id, "
+        "client_secret, per_page, timeout, attempts, concurrency"
+    )
+
+
+def test_unreachable_hub_is_one_sentence(tmp_path):
+    conf = write_settings(tmp_path / "f.toml", '[hub]\nbase_url = "http://127.0.0.1:9/api/v1"\nattempts = 1\n')
+    result = invoke("--config", str(conf), "list")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: Hub could not be reached")
+
+
+def test_installed_command_in_a_subprocess(tmp_path):
+    feeds = BIN / "feeds"
+    assert feeds.exists(), "the feeds console script is installed"
+    done = subprocess.run([str(feeds), "--config", SANDBOX_TOML, "list", "--json"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert [f["name"] for f in json.loads(done.stdout)] == ["Email feed", "FTP feed", "SITC feed"]
+    bad = subprocess.run([str(feeds), "validate", str(SAMPLES / "feeds" / "invalid-timeslot.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "45 is not a multiple of 30" in bad.stdout
+    usage = subprocess.run([str(feeds), "run"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "Missing option '--id'" in usage.stderr

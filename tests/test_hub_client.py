@@ -1,0 +1,239 @@
+"""The Hub client against the sandbox over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from feeds.errors import HubError
+from feeds.hub.client import HubClient, parse_retry_after
+from feeds.hub.sandbox import Catalogue, Fault, RunningSandbox, Sandbox
+
+from conftest import hub_settings
+
+
+def all_products(hub: HubClient) -> list[dict]:
+    return [p for page in hub.iter_pages("/products") for p in page.items]
+
+
+def test_token_is_fetched_once_and_reused(client, sandbox):
+    client.me()
+    client.list_feeds()
+    client.get_feed(1)
+    assert sandbox.token_count() == 1
+
+
+def test_token_is_renewed_before_it_expires(hub_server, sandbox, sleeps):
+    sandbox.token_lifetime = 200  # Hub says 200 s: renew 60 s before
+    now = [1000.0]
+    with HubClient(hub_settings(hub_server.base_url), sleep=sleeps, clock=lambda: now[0]) as hub:
+        hub.me()
+        now[0] += 139
+        hub.me()
+        assert sandbox.token_count() == 1
+        now[0] += 2  # 141 s: within 60 s of expiry
+        hub.me()
+        assert sandbox.token_count() == 2
+
+
+def test_a_401_gets_a_new_token_once_and_retries(client, sandbox):
+    client.me()
+    sandbox.add_fault(Fault("expire_tokens", path="/feeds"))
+    assert len(client.list_feeds()) == 3
+    assert sandbox.token_count() == 2
+
+
+def test_token_expiring_in_the_middle_of_the_catalogue(hub_server, sandbox, sleeps):
+    sandbox.catalogue = Catalogue(count=95)
+    sandbox.add_fault(Fault("expire_tokens", page=4))
+    with HubClient(hub_settings(hub_server.base_url, per_page=10, concurrency=1), sleep=sleeps) as hub:
+        items = all_products(hub)
+    assert [p["id"] for p in items] == list(range(1, 96))
+    assert sandbox.token_count() == 2
+
+
+def test_a_token_refused_twice_is_an_error(client, sandbox):
+    client.me()
+    sandbox.add_fault(Fault("expire_tokens", path="/me", times=2))
+    with pytest.raises(HubError, match="refused a fresh access token"):
+        client.me()
+
+
+def test_wrong_credentials_are_refused_without_retry_and_without_the_secret(hub_server, sandbox, sleeps):
+    settings = hub_settings(hub_server.base_url, client_secret="wrong-secret-value-123")
+    with HubClient(settings, sleep=sleeps) as hub:
+        with pytest.raises(HubError) as info:
+            hub.me()
+    message = str(info.value)
+    assert "refused the client credentials (401)" in message and "hub.client_secret" in message
+    assert "wrong-secret-value-123" not in message
+    assert sandbox.token_count() == 1 and sleeps == []
+
+
+def test_429_with_retry_after_is_honoured(client, sandbox, sleeps):
+    sandbox.add_fault(Fault("status", path="/feeds", status=429, retry_after=7))
+    assert len(client.list_feeds()) == 3
+    assert any(6.5 <= s <= 7.01 for s in sleeps), sleeps
+
+
+def test_a_500_then_success(client, sandbox, sleeps):
+    sandbox.add_fault(Fault("status", path="/me", status=500))
+    assert client.me()["organisation"] == 1
+    assert sandbox.counts["GET /me"] == 2 and len(sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_errors_are_retried(client, sandbox, status):
+    sandbox.add_fault(Fault("status", path="/me", status=status, times=2))
+    client.me()
+    assert sandbox.counts["GET /me"] == 3
+
+
+def test_a_burst_of_500s_longer_than_the_attempts_fails_clearly(client, sandbox):
+    sandbox.add_fault(Fault("status", path="/me", status=500, times=-1))
+    with pytest.raises(HubError, match=r"Hub answered 500 Internal Server Error to GET /me after 5 attempts"):
+        client.me()
+    assert sandbox.counts["GET /me"] == 5
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 422])
+def test_client_errors_are_not_retried(client, sandbox, status):
+    sandbox.add_fault(Fault("status", path="/me", status=status))
+    with pytest.raises(HubError, match=f"Hub answered {status}"):
+        client.me()
+    assert sandbox.counts["GET /me"] == 1
+
+
+def test_a_missing_feed_is_404_with_hubs_message(client):
+    with pytest.raises(HubError) as info:
+        client.get_feed(99)
+    assert info.value.status == 404 and "feed configuration 99 not found" in str(info.value)
+
+
+def test_a_timeout_is_retried(hub_server, sandbox, sleeps):
+    sandbox.add_fault(Fault("delay", path="/me", seconds=1.5))
+    with HubClient(hub_settings(hub_server.base_url, timeout=0.5), sleep=sleeps, backoff=0.01) as hub:
+        assert hub.me()["id"] == 5
+    assert sandbox.counts["GET /me"] == 2
+
+
+def test_a_connection_cut_in_the_middle_of_a_page_is_retried(hub_server, sandbox, sleeps):
+    sandbox.catalogue = Catalogue(count=2500)
+    sandbox.add_fault(Fault("reset", page=2))
+    with HubClient(hub_settings(hub_server.base_url), sleep=sleeps, backoff=0.01) as hub:
+        items = all_products(hub)
+    assert [p["id"] for p in items] == list(range(1, 2501))
+    assert sandbox.counts["GET /products"] == 4
+
+
+def test_malformed_json_is_retried_then_reported(client, sandbox):
+    sandbox.add_fault(Fault("malformed", path="/feeds"))
+    assert len(client.list_feeds()) == 3
+    sandbox.add_fault(Fault("malformed", path="/feeds", times=-1))
+    with pytest.raises(HubError, match="not JSON"):
+        client.list_feeds()
+
+
+def test_pages_are_read_in_order_with_the_headers(hub_server, sandbox, sleeps):
+    sandbox.catalogue = Catalogue(count=1234)
+    with HubClient(hub_settings(hub_server.base_url, per_page=100, concurrency=4), sleep=sleeps) as hub:
+        pages = list(hub.iter_pages("/products"))
+    assert [p.number for p in pages] == list(range(1, 14))
+    assert [i["id"] for p in pages for i in p.items] == list(range(1, 1235))
+    assert pages[0].total_count == 1234 and pages[0].total_pages == 13
+
+
+@pytest.mark.parametrize("count, requests", [(95, 10), (100, 11), (0, 1)])
+def test_without_pagination_headers_pages_are_read_until_short_or_empty(hub_server, sandbox, sleeps, count, requests):
+    sandbox.catalogue = Catalogue(count=count)
+    sandbox.add_fault(Fault("no_headers", times=-1))
+    with HubClient(hub_settings(hub_server.base_url, per_page=10), sleep=sleeps) as hub:
+        items = all_products(hub)
+    assert len(items) == count
+    assert sandbox.counts["GET /products"] == requests
+
+
+def test_per_page_never_above_1000_and_the_sandbox_refuses_more(hub_server, sandbox):
+    response = httpx.get(hub_server.base_url + "/products?per_page=1001", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 401  # no token: refused before anything else
+    sandbox.log.clear()
+    with HubClient(hub_settings(hub_server.base_url)) as hub:
+        list(hub.iter_pages("/products"))
+    assert all("per_page=1000" in query for method, path, query in sandbox.log if path == "/products")
+    with HubClient(hub_settings(hub_server.base_url)) as hub:
+        token = hub._bearer()
+    refused = httpx.get(hub_server.base_url + "/products?per_page=1001", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 400 and "at most 1000" in refused.text
+
+
+def test_unknown_and_missing_fields_are_tolerated(hub_server):
+    sandbox = Sandbox(
+        feeds={1: {"id": 1, "organisation": 1, "name": "F", "timeslot": 30, "columns": ["name"],
+                   "delivery_method": "EMAIL", "delivery_email": "a@example.com", "brand_new": {"x": 1}}},
+        catalogue=Catalogue(items=[{"id": 1, "product_code": "A", "surprise": [1, 2]}, {"id": 2}]),
+    )
+    with RunningSandbox(sandbox) as running, HubClient(hub_settings(running.base_url)) as hub:
+        assert hub.get_feed(1)["brand_new"] == {"x": 1}
+        assert len(all_products(hub)) == 2
+
+
+def test_prices_can_be_read_as_exact_decimals(client):
+    page = next(client.iter_pages("/products", parse_float=Decimal))
+    assert any(isinstance(p.get("price"), Decimal) for p in page.items)
+
+
+def test_a_post_is_not_repeated_after_a_500(client, sandbox):
+    sandbox.add_fault(Fault("status", path="/feeds", status=500))
+    body = {"organisation": 3, "name": "New", "timeslot": 60, "columns": ["name"],
+            "delivery_method": "EMAIL", "delivery_email": "n@example.com"}
+    with pytest.raises(HubError):
+        client.create_feed(body)
+    assert sandbox.counts["POST /feeds"] == 1
+    sandbox.add_fault(Fault("status", path="/feeds", status=503))
+    assert client.create_feed(body)["id"] == 4
+    assert sandbox.counts["POST /feeds"] == 3
+
+
+def test_create_and_update_feeds(client, sandbox):
+    body = {"organisation": 3, "name": "New", "timeslot": 60, "columns": ["name"],
+            "delivery_method": "EMAIL", "delivery_email": "n@example.com"}
+    created = client.create_feed(body)
+    assert created["id"] == 4 and sandbox.feeds[4]["name"] == "New"
+    updated = client.update_feed(4, {**body, "timeslot": 90})
+    assert updated["timeslot"] == 90 and client.get_feed(4)["timeslot"] == 90
+
+
+def test_hub_validation_errors_are_reported_with_the_body(client):
+    with pytest.raises(HubError) as info:
+        client.create_feed({"organisation": 1, "name": "x", "timeslot": 45, "columns": ["name"],
+                            "delivery_method": "FTP", "delivery_procotol": "FTP", "delivery_server": "h.example.com",
+                            "delivery_user": "u", "delivery_password": "never-shown-pw"})
+    message = str(info.value)
+    assert info.value.status == 422 and "timeslot: 45 is not a multiple of 30" in message
+    assert "never-shown-pw" not in message
+
+
+def test_a_429_slows_every_worker(hub_server, sandbox):
+    sandbox.catalogue = Catalogue(count=400)
+    sandbox.add_fault(Fault("status", page=3, status=429, retry_after=0.5))
+    times: dict[int, float] = {}
+    lock = threading.Lock()
+    import time
+
+    def note(method, path, status):
+        with lock:
+            times.setdefault(len(times), time.monotonic())
+
+    with HubClient(hub_settings(hub_server.base_url, per_page=20, concurrency=4), on_request=note) as hub:
+        start = time.monotonic()
+        items = all_products(hub)
+    assert len(items) == 400
+    assert time.monotonic() - start >= 0.5
+
+
+@pytest.mark.parametrize("value, expected", [("3", 3.0), ("0", 0.0), ("junk", None), (None, None), ("100000", 300.0)])
+def test_retry_after_parsing(value, expected):
+    assert parse_retry_after(value) == expected

@@ -1,0 +1,134 @@
+"""Settings: TOML, environment overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feeds import settings
+from feeds.errors import SettingsError
+
+from conftest import SAMPLES
+
+
+def load(tmp_path: Path, text: str | None = None, env: dict[str, str] | None = None):
+    path = None
+    if text is not None:
+        path = tmp_path / "feeds.toml"
+        path.write_text(text, encoding="utf-8")
+    return settings.load(str(path) if path else None, env or {})
+
+
+def test_defaults_are_the_spec_defaults(tmp_path):
+    s = load(tmp_path)
+    assert s.hub.base_url == "https://hub.nuvias-uc.com/api/v1"
+    assert s.hub.effective_token_url == "https://hub.nuvias-uc.com/api/v1/oauth/token"
+    assert s.hub.per_page == 1000 and s.hub.timeout == 30
+    assert s.smtp.port == 587 and s.smtp.security == "starttls" and s.smtp.max_attachment_mb == 10
+    assert s.sitc.protocol == "SFTP" and s.sitc.port == 22 and s.sitc.directory == "/"
+    assert s.sftp.host_key_policy == "tofu"
+    assert s.ftps.verify is True
+    assert s.delivery.outbox == "" and s.delivery.attempts == 3
+    assert s.schedule.max_parallel == 4 and s.schedule.lease_minutes == 25
+    assert s.state.archive_keep == 7
+    assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("feeds.db")
+
+
+def test_file_values_are_typed(tmp_path):
+    s = load(tmp_path, '[hub]\nbase_url = "https://hub.test/api/v1"\nper_page = 250\n[smtp]\nport = 465\nsecurity = "ssl"\n')
+    assert s.hub.per_page == 250 and s.smtp.port == 465 and s.smtp.security == "ssl"
+
+
+def test_environment_wins_over_the_file(tmp_path):
+    s = load(
+        tmp_path,
+        '[hub]\nclient_secret = "from-file"\nper_page = 100\n',
+        {"FEEDS_HUB_CLIENT_SECRET": "from-env", "FEEDS_HUB_PER_PAGE": "500", "FEEDS_FTPS_VERIFY": "false"},
+    )
+    assert s.hub.client_secret.get_secret_value() == "from-env"
+    assert s.hub.per_page == 500
+    assert s.ftps.verify is False
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[hub]\nclinet_id = 'x'\n", "unknown setting hub.clinet_id"),
+        ("[hubb]\nclient_id = 'x'\n", "unknown settings section [hubb]"),
+        ("[smtp]\nport = 'abc'\n", "setting smtp.port in"),
+        ("[smtp]\nport = 70000\n", "smtp.port"),
+        ("[smtp]\nsecurity = 'tls'\n", "smtp.security"),
+        ("[hub]\nper_page = 5000\n", "hub.per_page"),
+        ("hub = 3\n", "must be a table"),
+        ("[hub\n", "not valid TOML"),
+    ],
+)
+def test_bad_files_name_the_key(tmp_path, text, expected):
+    with pytest.raises(SettingsError) as info:
+        load(tmp_path, text)
+    assert expected in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_wrong_type_message_says_what_is_right(tmp_path):
+    with pytest.raises(SettingsError, match=r"smtp\.port .*must be a whole number, not 'abc'"):
+        load(tmp_path, "[smtp]\nport = 'abc'\n")
+
+
+def test_a_wrong_secret_type_does_not_echo_the_value(tmp_path):
+    with pytest.raises(SettingsError) as info:
+        load(tmp_path, "[smtp]\npassword = 123456\n")
+    assert "123456" not in str(info.value) and "smtp.password" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"FEEDS_SMTP_PORT": "abc"}, "FEEDS_SMTP_PORT must be a whole number"),
+        ({"FEEDS_FTPS_VERIFY": "maybe"}, "FEEDS_FTPS_VERIFY must be true or false"),
+        ({"FEEDS_HUB_SECRET": "x"}, "FEEDS_HUB_SECRET"),
+        ({"FEEDS_SMTP_SECURITY": "tls"}, "FEEDS_SMTP_SECURITY"),
+    ],
+)
+def test_bad_environment_names_the_variable(tmp_path, env, expected):
+    with pytest.raises(SettingsError) as info:
+        load(tmp_path, None, env)
+    assert expected in str(info.value)
+
+
+def test_config_file_choice(tmp_path, monkeypatch):
+    (tmp_path / "feeds.toml").write_text("[hub]\nper_page = 7\n")
+    other = tmp_path / "other.toml"
+    other.write_text("[hub]\nper_page = 9\n")
+    monkeypatch.chdir(tmp_path)
+    assert settings.load(None, {}).hub.per_page == 7
+    assert settings.load(None, {"FEEDS_CONFIG": str(other)}).hub.per_page == 9
+    assert settings.load(str(other), {"FEEDS_CONFIG": "nope.toml"}).hub.per_page == 9
+
+
+def test_missing_file_is_a_usage_error(tmp_path):
+    with pytest.raises(SettingsError, match="does not exist"):
+        settings.load(str(tmp_path / "nope.toml"), {})
+
+
+@pytest.mark.parametrize("name", ["sandbox.toml", "feeds.example.toml"])
+def test_sample_settings_load(name):
+    s = settings.load(str(SAMPLES / name), {})
+    assert s.source.endswith(name)
+
+
+def test_example_documents_every_key():
+    text = (SAMPLES / "feeds.example.toml").read_text()
+    for section, model in settings.SECTIONS.items():
+        assert f"[{section}]" in text
+        for key in model.model_fields:
+            assert f"\n{key} = " in text, f"{section}.{key} is not documented"
+
+
+def test_relative_paths_are_from_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load(tmp_path, '[delivery]\noutbox = "out"\n[state]\ndatabase = "st/f.db"\n')
+    assert s.outbox_path == tmp_path / "out"
+    assert s.database_url == f"sqlite:///{tmp_path}/st/f.db"
+    assert s.archive_path == tmp_path / "st" / "archive"
