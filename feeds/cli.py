@@ -255,6 +255,20 @@ def history(app: App, feed_id: int | None, limit: int, as_json: bool) -> None:
         history_table(runs)
 
 
+@cli.command("forget-host-key")
+@click.argument("host")
+@click.option("--port", default=22, show_default=True, type=click.IntRange(1, 65535), help="The SFTP port.")
+@pass_app
+def forget_host_key(app: App, host: str, port: int) -> None:
+    """Forget the remembered SFTP host key of HOST:PORT (after a key change you have checked)."""
+    with app.ledger() as ledger:
+        known = ledger.host_key(host, port)
+        if known is None:
+            raise UsageError(f"no host key is remembered for {host}:{port}")
+        ledger.forget_host_key(host, port)
+    _out(f"forgot the host key of {host}:{port} ({known[2]}); the next delivery remembers the key it sees")
+
+
 @cli.command()
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics and /healthz on this port.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics port listens on.")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -128,4 +126,105 @@ def dry_run(
     result.notes = catalogue.notes(feed)
     result.status = "rendered"
     result.ended_at = datetime.now(timezone.utc)
+    return result
+
+
+def run_feed(
+    settings: Any,
+    hub: Any,
+    ledger: Any,
+    feed_id: int,
+    *,
+    trigger: str = "manual",
+    force: bool = False,
+    raw: dict[str, Any] | None = None,
+    catalogue: Catalogue | Callable[[], Catalogue] | None = None,
+    slot_start: datetime | None = None,
+    context: Any = None,
+    on_page: Callable[[int, int | None], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> RunResult:
+    """Run one feed end to end and record it in the ledger; never raises for the run's own failures.
+
+    ``raw`` is the configuration when the caller already read it (the daemon
+    reads all feeds at once); ``catalogue`` a shared catalogue, or a function
+    that returns it, so that the catalogue is only fetched when a feed
+    actually needs it. An inactive feed is refused (UsageError) unless
+    ``force``; that refusal is not a run and is not recorded.
+    """
+    from . import archive
+    from .deliver import Context, Job, deliver
+
+    result = RunResult(feed_id, "", trigger, slot_start=slot_start)
+    if raw is None:
+        raw = hub.get_feed(feed_id)
+    name = raw.get("name") if isinstance(raw.get("name"), str) else ""
+    if raw.get("active") is False and not force:
+        raise UsageError(f"feed {feed_id} ({name}) is inactive; use --force to run it anyway")
+    result.feed_name = name
+    organisation = raw.get("organisation") if isinstance(raw.get("organisation"), int) else None
+    method = raw.get("delivery_method") if isinstance(raw.get("delivery_method"), str) else None
+    result.method = method or ""
+    run_id = ledger.start_run(feed_id, trigger, organisation=organisation, feed_name=name, method=method,
+                              slot_start=slot_start, started_at=result.started_at)
+    result.run_id = run_id
+    spool: Path | None = None
+    try:
+        feed = validated(raw, feed_id)
+        generated_at = datetime.now(timezone.utc)
+        result.filename = file_name(feed, generated_at)
+        from .deliver import target_for
+
+        target = target_for(feed, settings)  # refuses an unconfirmed SITC feed before any work
+        result.destination = target.describe(result.filename)
+        if callable(catalogue):
+            catalogue = catalogue()
+        catalogue = catalogue or load_catalogue(hub, on_page=on_page)
+        archive_dir = settings.archive_path
+        fd, spool = archive.spool_file(archive_dir)
+        with os.fdopen(fd, "wb") as out:
+            rendered = render_file(feed, catalogue, out)
+        result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
+        result.notes = catalogue.notes(feed)
+        ledger.update_run(run_id, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
+                          sha256=rendered.sha256, destination=result.destination)
+        job = Job(feed, spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at, run_id)
+        context = context or Context(settings, host_keys=ledger)
+        if context.host_keys is None:
+            context.host_keys = ledger
+
+        def attempt_done(attempt: Any) -> None:
+            result.attempts = attempt.number
+            ledger.record_attempt(run_id, attempt.number, attempt.started_at, attempt.ended_at, attempt.error)
+
+        options = {"sleep": sleep} if sleep is not None else {}
+        result.destination, result.attempts = deliver(job, settings, context=context, on_attempt=attempt_done, **options)
+        result.status = "delivered"
+    except Cancelled as exc:
+        result.status, result.error = "failed", f"cut off: {exc}"
+    except FeedsError as exc:
+        result.status, result.error = "failed", str(exc)
+    except Exception as exc:  # a bug must not stop the other feeds: record it
+        log.exception("feed %s: unexpected error", feed_id)
+        result.status, result.error = "failed", f"unexpected {type(exc).__name__}: {exc}"
+    finally:
+        result.ended_at = datetime.now(timezone.utc)
+        kept: Path | None = None
+        if spool is not None and spool.exists():
+            try:
+                kept = archive.keep(settings.archive_path, feed_id, spool, result.filename or "feed.csv", run_id,
+                                    result.started_at, settings.state.archive_keep)
+            except OSError as exc:
+                log.warning("feed %s: the file could not be archived (%s)", feed_id, exc.strerror)
+                spool.unlink(missing_ok=True)
+        ledger.update_run(
+            run_id, status=result.status, ended_at=result.ended_at, error=result.error,
+            destination=result.destination, attempts=result.attempts,
+            archive_path=str(kept) if kept else None,
+        )
+    log_line = result.summary()
+    if result.status == "failed":
+        log.error("%s", log_line)
+    else:
+        log.info("%s", log_line)
     return result

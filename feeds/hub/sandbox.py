@@ -144,6 +144,7 @@ class Sandbox:
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._tokens: dict[str, float] = {}
+        self.issued_tokens: list[str] = []
         self._rng = random.Random(0)
         self.counts: Counter[str] = Counter()
         self.log: list[tuple[str, str, str]] = []
@@ -255,6 +256,7 @@ class Sandbox:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[token] = time.monotonic() + self.token_lifetime
+            self.issued_tokens.append(token)
         advertised = self.advertised_lifetime if self.advertised_lifetime is not None else self.token_lifetime
         return {"access_token": token, "token_type": "Bearer", "expires_in": int(math.ceil(advertised))}
 

@@ -1,0 +1,55 @@
+"""The archive: each feed's last files, kept for audit and resend (SPEC §6).
+
+``<archive>/<feed id>/<UTC time>-run<run id>-<file name>``; after each run
+only the newest ``state.archive_keep`` files of the feed are kept. Files are
+rendered into ``<archive>/.spool`` first, so that moving them into the archive
+is a rename on the same file system, never a copy.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+
+def spool_file(archive: Path) -> tuple[int, Path]:
+    """A new file to render into (a file descriptor and its path)."""
+    spool = archive / ".spool"
+    spool.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="render-", suffix=".csv", dir=spool)
+    return fd, Path(name)
+
+
+def keep(archive: Path, feed_id: int, rendered: Path, filename: str, run_id: int, when: datetime, limit: int) -> Path | None:
+    """Move a rendered file into the feed's archive and prune old ones; None when the limit is 0."""
+    if limit <= 0:
+        rendered.unlink(missing_ok=True)
+        return None
+    folder = archive / str(feed_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{when.strftime('%Y%m%dT%H%M%SZ')}-run{run_id:08d}-{filename}"
+    os.replace(rendered, target)
+    prune(folder, limit)
+    return target
+
+
+def prune(folder: Path, limit: int) -> None:
+    files = sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.name, reverse=True)
+    for old in files[limit:]:
+        old.unlink(missing_ok=True)
+
+
+def clean_spool(archive: Path, older_than: float = 24 * 3600) -> None:
+    """Remove rendered files a crash left behind."""
+    spool = archive / ".spool"
+    if not spool.is_dir():
+        return
+    now = datetime.now().timestamp()
+    for leftover in spool.iterdir():
+        try:
+            if now - leftover.stat().st_mtime > older_than:
+                leftover.unlink()
+        except OSError:
+            pass

@@ -1,0 +1,170 @@
+"""What every delivery method shares: the job, the target, and the retry loop.
+
+A method module (email, ftp, sftp) exposes ``send(job, target, context)`` and
+turns its library's exceptions into ``DeliveryError`` with ``transient`` set
+honestly: a dropped connection or an SMTP 4xx may succeed on another try, a
+refused login, an SMTP 5xx or a changed host key never will (SPEC §4).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import tenacity
+from pydantic import SecretStr
+
+from .. import redact
+from ..config import FeedConfig
+from ..errors import Cancelled, DeliveryError
+
+log = logging.getLogger("feeds.deliver")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A rendered file and the feed it belongs to."""
+
+    feed: FeedConfig
+    path: Path
+    filename: str
+    size: int
+    sha256: str
+    rows: int
+    generated_at: datetime
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a file goes: a mail address or a folder on a server."""
+
+    protocol: str  # EMAIL, FTP, FTPS or SFTP
+    host: str = ""
+    port: int = 0
+    user: str = ""
+    password: SecretStr = SecretStr("")
+    directory: str = ""
+    email: str = ""
+    method: str = ""  # the feed's delivery method: EMAIL, FTP or SITC
+
+    def describe(self, filename: str = "") -> str:
+        """The destination as shown in summaries, history and manifests: no secrets."""
+        if self.protocol == "EMAIL":
+            return f"email to {self.email}"
+        folder = self.directory.rstrip("/") if self.directory not in ("", "/") else ""
+        path = f"{folder}/{filename}" if filename else (folder or "/")
+        if not path.startswith("/"):
+            path = "/" + path
+        prefix = "SITC " if self.method == "SITC" else ""
+        return redact.redact(f"{prefix}{self.protocol.lower()}://{self.user}@{self.host}:{self.port}{path}")
+
+
+class HostKeyStore(Protocol):
+    """Where trust-on-first-use SFTP host keys are kept (the ledger)."""
+
+    def host_key(self, host: str, port: int) -> tuple[str, str, str] | None: ...
+
+    def remember_host_key(self, host: str, port: int, key_type: str, key_base64: str, fingerprint: str) -> None: ...
+
+
+@dataclass
+class Context:
+    """What a delivery needs besides the job: settings, host keys, cancellation."""
+
+    settings: Any
+    host_keys: HostKeyStore | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    #: temporary names left behind by a failed attempt, removed by the next one
+    leftovers: list[str] = field(default_factory=list)
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("the delivery was cut off by a shutdown")
+
+
+@dataclass
+class Attempt:
+    number: int
+    started_at: datetime
+    ended_at: datetime
+    error: str | None
+
+
+def classify_os_error(exc: BaseException, what: str) -> DeliveryError:
+    """Network-level failures: certificate problems are permanent, the rest transient."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return DeliveryError(f"{what}: the server's TLS certificate was refused ({exc.verify_message or exc.reason})")
+    if isinstance(exc, ssl.SSLError):
+        return DeliveryError(f"{what}: TLS failed ({exc.reason or exc})", transient=True)
+    if isinstance(exc, socket.gaierror):
+        return DeliveryError(f"{what}: the host name could not be resolved ({exc.strerror})", transient=True)
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return DeliveryError(f"{what}: timed out", transient=True)
+    if isinstance(exc, ConnectionRefusedError):
+        return DeliveryError(f"{what}: connection refused (is the server up?)", transient=True)
+    if isinstance(exc, (ConnectionError, EOFError)):
+        return DeliveryError(f"{what}: the connection was dropped ({type(exc).__name__})", transient=True)
+    if isinstance(exc, OSError):
+        return DeliveryError(f"{what}: {exc.strerror or exc}", transient=True)
+    return DeliveryError(f"{what}: {type(exc).__name__}: {exc}", transient=True)
+
+
+def with_retries(
+    send: Callable[[], str],
+    *,
+    attempts: int,
+    wait: float,
+    on_attempt: Callable[[Attempt], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    label: str = "delivery",
+) -> tuple[str, int]:
+    """Call ``send`` until it succeeds, a permanent error, or ``attempts`` run out.
+
+    Returns what ``send`` returned and the number of attempts made. Every
+    attempt, failed or not, is reported to ``on_attempt``.
+    """
+    count = 0
+
+    def once() -> str:
+        nonlocal count
+        count += 1
+        started = datetime.now(timezone.utc)
+        try:
+            value = send()
+        except Exception as exc:
+            message = redact.redact(str(exc))
+            if on_attempt:
+                on_attempt(Attempt(count, started, datetime.now(timezone.utc), message))
+            raise
+        if on_attempt:
+            on_attempt(Attempt(count, started, datetime.now(timezone.utc), None))
+        return value
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("%s failed (%s); trying again (attempt %d of %d)", label, redact.redact(str(exc)),
+                    state.attempt_number + 1, attempts)
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential(multiplier=wait, max=wait * 30),
+        retry=tenacity.retry_if_exception(lambda e: isinstance(e, DeliveryError) and e.transient),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(once), count
+    except DeliveryError as exc:
+        if exc.transient and count >= attempts:
+            raise DeliveryError(f"{exc} (gave up after {count} attempts)", transient=True) from None
+        raise

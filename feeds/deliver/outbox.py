@@ -1,0 +1,76 @@
+"""The outbox: deliveries written to a local folder instead of being sent.
+
+``<outbox>/<feed id>/<file name>`` (an ``.eml`` holding the whole mail for
+EMAIL feeds) beside ``<file name>.manifest.json``, which says what would have
+been sent where, secrets masked. Every delivery also adds one line to
+``<outbox>/<feed id>/deliveries.jsonl``, so repeated deliveries of a file with
+a fixed name (SITC) stay countable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import redact
+from .base import Job, Target
+from .email import build_message
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.part")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def write(job: Job, target: Target, settings: Any, outbox: Path) -> str:
+    """Write the delivery to the outbox; return where it went."""
+    folder = outbox / str(job.feed.id if job.feed.id is not None else "manual")
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {
+        "feed_id": job.feed.id,
+        "feed_name": job.feed.name,
+        "run_id": job.run_id,
+        "method": job.feed.delivery_method,
+        "protocol": target.protocol,
+        "would_send_to": target.describe(job.filename),
+        "filename": job.filename,
+        "rows": job.rows,
+        "bytes": job.size,
+        "sha256": job.sha256,
+        "generated_at": job.generated_at.isoformat(),
+        "written_at": datetime.now(timezone.utc).isoformat(),
+    }
+    if target.protocol == "EMAIL":
+        limit = int(settings.smtp.max_attachment_mb * 1024 * 1024)
+        message = build_message(job, settings.smtp.sender, limit)
+        written = folder / (job.filename + ".eml")
+        _atomic_write(written, bytes(message))
+        manifest["email"] = {
+            "smtp": f"{settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security})",
+            "from": message["From"],
+            "to": message["To"],
+            "subject": message["Subject"],
+        }
+    else:
+        written = folder / job.filename
+        temporary = folder / f".{job.filename}.part"
+        shutil.copyfile(job.path, temporary)
+        os.replace(temporary, written)
+        manifest["remote"] = {
+            "host": target.host,
+            "port": target.port,
+            "user": target.user,
+            "password": redact.MASK if target.password.get_secret_value() else "",
+            "directory": target.directory or "",
+        }
+    manifest["file"] = str(written)
+    text = json.dumps(redact.redact_data(manifest), indent=2, ensure_ascii=False) + "\n"
+    _atomic_write(folder / (written.name + ".manifest.json"), text.encode("utf-8"))
+    with (folder / "deliveries.jsonl").open("a", encoding="utf-8") as journal:
+        journal.write(json.dumps(redact.redact_data(manifest), ensure_ascii=False) + "\n")
+    return f"outbox {written} (would go to {manifest['would_send_to']})"

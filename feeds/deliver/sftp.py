@@ -1,0 +1,217 @@
+"""SFTP delivery (paramiko): password login, host-key policies, atomic upload.
+
+Host keys (SPEC §4): ``tofu`` remembers the first key seen for host:port in
+the state database and refuses a different one later, naming both
+fingerprints; ``strict`` needs the key in the configured known_hosts file;
+``insecure`` accepts anything and says so on every use.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import posixpath
+import socket
+import uuid
+from typing import Any
+
+import paramiko
+
+from .. import redact
+from ..errors import Cancelled, DeliveryError
+from .base import Context, Job, Target, classify_os_error
+
+log = logging.getLogger("feeds.deliver.sftp")
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's SHA256 fingerprint of a host key."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def _known_hosts_name(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def check_host_key(key: paramiko.PKey, target: Target, context: Context) -> None:
+    """Apply the configured host-key policy; raise a permanent DeliveryError on refusal."""
+    policy = context.settings.sftp.host_key_policy
+    seen = fingerprint(key)
+    where = f"{target.host}:{target.port}"
+    if policy == "insecure":
+        log.warning("SFTP host key of %s accepted without checking (sftp.host_key_policy = insecure): %s", where, seen)
+        return
+    if policy == "strict":
+        path = os.path.expanduser(context.settings.sftp.known_hosts)
+        try:
+            known = paramiko.HostKeys(path)
+        except OSError as exc:
+            raise DeliveryError(f"SFTP to {where}: known_hosts file {path} cannot be read ({exc.strerror}); "
+                                "sftp.host_key_policy = strict needs it") from None
+        entries = known.lookup(_known_hosts_name(target.host, target.port)) or {}
+        if not entries:
+            raise DeliveryError(
+                f"SFTP to {where}: its host key ({seen}) is not in {path} and sftp.host_key_policy is strict; "
+                f"add it (ssh-keyscan -p {target.port} {target.host} >> {path}) after checking the fingerprint"
+            )
+        expected = entries.get(key.get_name())
+        if expected is None or expected.asbytes() != key.asbytes():
+            stored = fingerprint(expected) if expected else ", ".join(fingerprint(k) for k in entries.values())
+            raise DeliveryError(
+                f"SFTP to {where}: the host key changed: known_hosts has {stored}, the server sent {seen}; "
+                "refusing to send (check with the server's owner, then update known_hosts)"
+            )
+        return
+    store = context.host_keys
+    if store is None:
+        raise DeliveryError("SFTP host key policy tofu needs the state database; none is open")
+    stored = store.host_key(target.host, target.port)
+    if stored is None:
+        store.remember_host_key(target.host, target.port, key.get_name(), key.get_base64(), seen)
+        log.warning("SFTP host key of %s seen for the first time and remembered: %s", where, seen)
+        return
+    key_type, key_base64, stored_fingerprint = stored
+    if key_type != key.get_name() or key_base64 != key.get_base64():
+        raise DeliveryError(
+            f"SFTP to {where}: the host key changed: first seen {stored_fingerprint}, now {seen}; "
+            f"refusing to send (if the change is expected, run: feeds forget-host-key {target.host} --port {target.port})"
+        )
+
+
+def _error(exc: BaseException, what: str) -> DeliveryError:
+    if isinstance(exc, (DeliveryError, Cancelled)):
+        return exc  # type: ignore[return-value]
+    if isinstance(exc, paramiko.AuthenticationException):
+        return DeliveryError(f"{what}: the server refused the login; check the user name and password")
+    if isinstance(exc, paramiko.SSHException):
+        return DeliveryError(f"{what}: {redact.redact(str(exc)) or 'SSH failed'}", transient=True)
+    if isinstance(exc, PermissionError) or (isinstance(exc, OSError) and exc.errno in (13, 1)):
+        return DeliveryError(f"{what}: permission denied on the server")
+    if isinstance(exc, FileNotFoundError) or (isinstance(exc, OSError) and exc.errno == 2):
+        return DeliveryError(f"{what}: no such file or folder on the server")
+    if isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError, socket.timeout)) and exc.errno is None:
+        # SFTP status errors carry no errno: "Failure" is what a full disk looks like.
+        return DeliveryError(f"{what}: the server failed ({redact.redact(str(exc))})", transient=True)
+    return classify_os_error(exc, what)
+
+
+def send(job: Job, target: Target, context: Context) -> str:
+    """Upload ``job`` to ``target`` over SFTP; return the destination."""
+    where = target.describe(job.filename)
+    return _session(target, context, lambda sftp: _upload(sftp, job, target, context, where))
+
+
+def cleanup(target: Target, context: Context) -> None:
+    """Remove temporary files a failed last attempt left behind (a fresh, best-effort connection)."""
+    if not context.leftovers:
+        return
+
+    def remove(sftp: paramiko.SFTPClient) -> None:
+        for leftover in list(context.leftovers):
+            try:
+                sftp.remove(leftover)
+                context.leftovers.remove(leftover)
+            except FileNotFoundError:
+                context.leftovers.remove(leftover)
+            except OSError:
+                pass
+
+    try:
+        _session(target, context, remove)
+    except Exception:
+        pass
+
+
+def _session(target: Target, context: Context, work: Any) -> Any:
+    """Connect, check the host key, log in, open SFTP, then do ``work(sftp)``."""
+    timeout = context.settings.delivery.timeout
+    transport: paramiko.Transport | None = None
+    try:
+        try:
+            sock = socket.create_connection((target.host, target.port), timeout=timeout)
+        except OSError as exc:
+            raise _error(exc, f"connecting to SFTP {target.host}:{target.port}") from None
+        transport = paramiko.Transport(sock)
+        transport.banner_timeout = timeout
+        transport.auth_timeout = timeout
+        try:
+            transport.start_client(timeout=timeout)
+        except Exception as exc:
+            raise _error(exc, f"starting SSH with {target.host}:{target.port}") from None
+        check_host_key(transport.get_remote_server_key(), target, context)
+        try:
+            transport.auth_password(target.user, target.password.get_secret_value())
+        except Exception as exc:
+            raise _error(exc, f"logging in to SFTP {target.host}:{target.port} as {target.user!r}") from None
+        sftp = paramiko.SFTPClient.from_transport(transport)
+        assert sftp is not None
+        sftp.get_channel().settimeout(timeout)
+        return work(sftp)
+    finally:
+        if transport is not None:
+            transport.close()
+
+
+def _upload(sftp: paramiko.SFTPClient, job: Job, target: Target, context: Context, where: str) -> str:
+    folder = target.directory or "."
+    temporary = posixpath.join(folder, f".feeds-{uuid.uuid4().hex[:16]}.part")
+    final = posixpath.join(folder, job.filename)
+    for leftover in list(context.leftovers):
+        try:
+            sftp.remove(leftover)
+            context.leftovers.remove(leftover)
+        except FileNotFoundError:
+            context.leftovers.remove(leftover)
+        except Exception:
+            pass
+    context.check_cancel()
+
+    def progress(sent: int, total: int) -> None:
+        context.check_cancel()
+
+    context.leftovers.append(temporary)
+    try:
+        try:
+            with job.path.open("rb") as handle:
+                sftp.putfo(handle, temporary, file_size=job.size, callback=progress, confirm=False)
+            size = sftp.stat(temporary).st_size
+        except Exception as exc:
+            raise _error(exc, f"uploading to {where}") from None
+        if size != job.size:
+            raise DeliveryError(
+                f"uploading to {where}: the server holds {size} bytes of {job.size}; the upload was incomplete",
+                transient=True,
+            )
+        try:
+            _rename_over(sftp, temporary, final)
+        except Exception as exc:
+            raise _error(exc, f"renaming the upload to {job.filename!r} on {target.host}") from None
+        context.leftovers.remove(temporary)
+        return where
+    except BaseException:
+        try:
+            sftp.remove(temporary)
+            context.leftovers.remove(temporary)
+        except Exception:
+            pass
+        raise
+
+
+def _rename_over(sftp: paramiko.SFTPClient, source: str, final: str) -> None:
+    """Rename, replacing ``final``: atomically where the server offers posix-rename."""
+    try:
+        sftp.posix_rename(source, final)
+        return
+    except OSError:
+        pass  # the extension is missing: plain SFTP rename refuses to replace
+    try:
+        sftp.rename(source, final)
+    except OSError:
+        try:
+            sftp.remove(final)
+        except FileNotFoundError:
+            pass
+        sftp.rename(source, final)

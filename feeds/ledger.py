@@ -1,0 +1,385 @@
+"""The run ledger and the SFTP host keys (SPEC §6), with SQLAlchemy Core.
+
+SQLite by default (a file, created on first use), or a PostgreSQL URL shared
+by several daemons. A claim on (feed id, slot start) is a row with that
+primary key: inserting it is how a daemon takes a slot, so two daemons on one
+database can never both run the same feed for the same slot. A claim still
+``running`` past its lease counts as abandoned and may be taken over.
+
+Times are stored as ISO-8601 UTC text (``2026-11-26T02:30:00.000000Z``): they
+sort as text and mean the same on every database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    event,
+    insert,
+    or_,
+    select,
+    update,
+    delete,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from . import redact
+from .errors import SettingsError
+
+log = logging.getLogger("feeds.ledger")
+
+SCHEMA_VERSION = 1
+STATUSES = ("running", "delivered", "failed")
+TRIGGERS = ("schedule", "catch-up", "manual")
+
+metadata = MetaData()
+
+meta = Table(
+    "feeds_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_id", Integer, nullable=False, index=True),
+    Column("organisation", Integer),
+    Column("feed_name", String(255)),
+    Column("slot_start", String(32)),
+    Column("trigger", String(16), nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("ended_at", String(32)),
+    Column("status", String(16), nullable=False),
+    Column("method", String(16)),
+    Column("rows", Integer),
+    Column("bytes", Integer),
+    Column("sha256", String(64)),
+    Column("filename", String(1024)),
+    Column("destination", String(2048)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("archive_path", String(4096)),
+    Column("host", String(255)),
+    Column("pid", Integer),
+)
+
+attempts = Table(
+    "attempts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("number", Integer, nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("ended_at", String(32), nullable=False),
+    Column("error", Text),
+)
+
+claims = Table(
+    "claims", metadata,
+    Column("feed_id", Integer, primary_key=True),
+    Column("slot_start", String(32), primary_key=True),
+    Column("run_id", Integer),
+    Column("status", String(16), nullable=False),
+    Column("lease_until", String(32), nullable=False),
+    Column("owner", String(255)),
+)
+
+feeds_seen = Table(
+    "feeds_seen", metadata,
+    Column("feed_id", Integer, primary_key=True),
+    Column("first_seen", String(32), nullable=False),
+)
+
+host_keys = Table(
+    "host_keys", metadata,
+    Column("host", String(255), primary_key=True),
+    Column("port", Integer, primary_key=True),
+    Column("key_type", String(64), nullable=False),
+    Column("key_base64", Text, nullable=False),
+    Column("fingerprint", String(128), nullable=False),
+    Column("first_seen", String(32), nullable=False),
+)
+
+
+def stamp(when: datetime | None) -> str | None:
+    """A datetime as the ledger stores it."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_stamp(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Ledger:
+    """Runs, attempts, slot claims, first sightings of feeds, and SFTP host keys."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = self._engine(url)
+        try:
+            self._migrate()
+        except OperationalError as exc:
+            raise SettingsError(f"the state database {self._shown()} cannot be used: {exc.orig}") from None
+
+    def _shown(self) -> str:
+        return redact.redact(self.engine.url.render_as_string(hide_password=True))
+
+    @staticmethod
+    def _engine(url: str) -> Engine:
+        if url.startswith("sqlite:///"):
+            path = Path(url[len("sqlite:///"):])
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SettingsError(f"the state folder {path.parent} cannot be created ({exc.strerror}); check state.database") from None
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise SettingsError(f"state.database is not a usable database URL ({type(exc).__name__}: {exc}); "
+                                "use a SQLite path or postgresql+psycopg://user@host/db (pip install 'feeds[postgres]')") from None
+
+    def _migrate(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+            if found is None:
+                try:
+                    conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+                except IntegrityError:
+                    pass
+            elif int(found) > SCHEMA_VERSION:
+                raise SettingsError(
+                    f"the state database {self._shown()} has schema version {found}, newer than this feeds "
+                    f"understands ({SCHEMA_VERSION}); upgrade feeds"
+                )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- runs ------------------------------------------------------------------
+
+    def start_run(
+        self,
+        feed_id: int,
+        trigger: str,
+        *,
+        organisation: int | None = None,
+        feed_name: str | None = None,
+        method: str | None = None,
+        slot_start: datetime | None = None,
+        started_at: datetime | None = None,
+    ) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(runs).values(
+                feed_id=feed_id, organisation=organisation, feed_name=feed_name, method=method,
+                slot_start=stamp(slot_start), trigger=trigger,
+                started_at=stamp(started_at or datetime.now(timezone.utc)),
+                status="running", attempts=0, host=socket.gethostname(), pid=os.getpid(),
+            ))
+            return int(result.inserted_primary_key[0])
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        values = {k: (redact.redact(v) if isinstance(v, str) and k in ("error", "destination") else v)
+                  for k, v in fields.items()}
+        for key in ("ended_at", "slot_start", "started_at"):
+            if isinstance(values.get(key), datetime):
+                values[key] = stamp(values[key])
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+    def record_attempt(self, run_id: int, number: int, started_at: datetime, ended_at: datetime, error: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(attempts).values(
+                run_id=run_id, number=number, started_at=stamp(started_at), ended_at=stamp(ended_at),
+                error=redact.redact(error) if error else None,
+            ))
+            conn.execute(update(runs).where(runs.c.id == run_id).values(attempts=number))
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        return self._run_dict(row) if row else None
+
+    def history(self, feed_id: int | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if feed_id is not None:
+            query = query.where(runs.c.feed_id == feed_id)
+        with self.engine.connect() as conn:
+            return [self._run_dict(row) for row in conn.execute(query).mappings()]
+
+    def attempts_of(self, run_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(attempts).where(attempts.c.run_id == run_id).order_by(attempts.c.number))
+            return [dict(row) for row in rows.mappings()]
+
+    @staticmethod
+    def _run_dict(row: Any) -> dict[str, Any]:
+        return {
+            "run_id": row["id"],
+            "feed_id": row["feed_id"],
+            "organisation": row["organisation"],
+            "feed_name": row["feed_name"],
+            "slot_start": row["slot_start"],
+            "trigger": row["trigger"],
+            "started_at": row["started_at"],
+            "ended_at": row["ended_at"],
+            "status": row["status"],
+            "method": row["method"],
+            "rows": row["rows"],
+            "bytes": row["bytes"],
+            "sha256": row["sha256"],
+            "filename": row["filename"],
+            "destination": row["destination"],
+            "attempts": row["attempts"],
+            "error": row["error"],
+            "archive_path": row["archive_path"],
+            "host": row["host"],
+        }
+
+    # --- claims (SPEC §5) -----------------------------------------------------------
+
+    def claim(self, feed_id: int, slot_start: datetime, lease: timedelta, now: datetime | None = None,
+              owner: str | None = None) -> bool:
+        """Take (feed, slot) for a run; False when it is delivered or held by a live claim."""
+        now = now or datetime.now(timezone.utc)
+        owner = owner or owner_name()
+        slot, until = stamp(slot_start), stamp(now + lease)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(claims).values(feed_id=feed_id, slot_start=slot, status="running",
+                                                   lease_until=until, owner=owner))
+            return True
+        except IntegrityError:
+            pass
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(claims)
+                .where(and_(
+                    claims.c.feed_id == feed_id,
+                    claims.c.slot_start == slot,
+                    or_(claims.c.status == "failed",
+                        and_(claims.c.status == "running", claims.c.lease_until < stamp(now))),
+                ))
+                .values(status="running", lease_until=until, owner=owner, run_id=None)
+            )
+            return taken.rowcount == 1
+
+    def attach_run(self, feed_id: int, slot_start: datetime, run_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(claims).where(and_(claims.c.feed_id == feed_id,
+                                                   claims.c.slot_start == stamp(slot_start)))
+                         .values(run_id=run_id))
+
+    def settle(self, feed_id: int, slot_start: datetime, status: str) -> None:
+        """Mark a claim delivered or failed when its run ends."""
+        with self.engine.begin() as conn:
+            conn.execute(update(claims).where(and_(claims.c.feed_id == feed_id,
+                                                   claims.c.slot_start == stamp(slot_start)))
+                         .values(status=status))
+
+    def claim_status(self, feed_id: int, slot_start: datetime) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(claims.c.status).where(and_(
+                claims.c.feed_id == feed_id, claims.c.slot_start == stamp(slot_start)))).scalar()
+
+    def abandon_expired(self, now: datetime | None = None) -> int:
+        """Runs whose claim lease ran out while ``running``: mark them failed (a crash)."""
+        now = now or datetime.now(timezone.utc)
+        with self.engine.begin() as conn:
+            expired = conn.execute(select(claims.c.run_id).where(and_(
+                claims.c.status == "running", claims.c.lease_until < stamp(now), claims.c.run_id.is_not(None)))).scalars().all()
+            if expired:
+                conn.execute(update(runs).where(and_(runs.c.id.in_(expired), runs.c.status == "running"))
+                             .values(status="failed", ended_at=stamp(now),
+                                     error="abandoned: the process running it stopped before it finished (lease expired)"))
+        return len(expired)
+
+    # --- feeds first seen (catch-up) -----------------------------------------------
+
+    def first_seen(self, feed_id: int, now: datetime) -> datetime:
+        """When the daemon first saw this feed; remembered on first call."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(feeds_seen.c.first_seen).where(feeds_seen.c.feed_id == feed_id)).scalar()
+        if found:
+            return parse_stamp(found)  # type: ignore[return-value]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(feeds_seen).values(feed_id=feed_id, first_seen=stamp(now)))
+            return now
+        except IntegrityError:
+            return self.first_seen(feed_id, now)
+
+    def set_first_seen(self, feed_id: int, when: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(feeds_seen).where(feeds_seen.c.feed_id == feed_id))
+            conn.execute(insert(feeds_seen).values(feed_id=feed_id, first_seen=stamp(when)))
+
+    # --- SFTP host keys ------------------------------------------------------------------
+
+    def host_key(self, host: str, port: int) -> tuple[str, str, str] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(host_keys.c.key_type, host_keys.c.key_base64, host_keys.c.fingerprint)
+                               .where(and_(host_keys.c.host == host, host_keys.c.port == port))).first()
+        return (row[0], row[1], row[2]) if row else None
+
+    def remember_host_key(self, host: str, port: int, key_type: str, key_base64: str, fingerprint: str) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(host_keys).values(host=host, port=port, key_type=key_type, key_base64=key_base64,
+                                                      fingerprint=fingerprint,
+                                                      first_seen=stamp(datetime.now(timezone.utc))))
+        except IntegrityError:
+            pass  # another process remembered it first; the next check compares with that
+
+    def forget_host_key(self, host: str, port: int) -> bool:
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(host_keys).where(and_(host_keys.c.host == host, host_keys.c.port == port)))
+            return gone.rowcount > 0
+
+    def known_host_keys(self) -> Iterator[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            yield from (dict(row) for row in conn.execute(select(host_keys)).mappings())

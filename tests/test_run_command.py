@@ -1,0 +1,120 @@
+"""`feeds run --id N` end to end, `feeds history`, and the README's main command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from click.testing import CliRunner
+
+from feeds.cli import cli
+
+from conftest import BIN, SAMPLES, write_settings
+from servers import FtpServer
+
+GOLDEN = SAMPLES.parent / "tests" / "golden"
+SANDBOX_TOML = str(SAMPLES / "sandbox.toml")
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_readme_main_command_delivers_feed_3_to_the_outbox(tmp_path):
+    feeds = str(BIN / "feeds")
+    done = subprocess.run([feeds, "--config", SANDBOX_TOML, "run", "--id", "3"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("feed 3 (SITC feed): delivered 245 rows, 15684 bytes to outbox ")
+    assert "would go to SITC sftp://sandbox@sftp.stockinthechannel.example:22/incoming/Example-SITC.csv" in done.stderr
+    delivered = tmp_path / "outbox" / "3" / "Example-SITC.csv"
+    assert delivered.read_bytes() == (GOLDEN / "sandbox-feed-3.csv").read_bytes()
+    manifest = json.loads((tmp_path / "outbox" / "3" / "Example-SITC.csv.manifest.json").read_text())
+    assert manifest["sha256"] and manifest["rows"] == 245 and manifest["method"] == "SITC"
+    history = subprocess.run([feeds, "--config", SANDBOX_TOML, "history", "--json"], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=60)
+    (run,) = json.loads(history.stdout)
+    assert run["status"] == "delivered" and run["trigger"] == "manual" and run["feed_id"] == 3
+    assert run["bytes"] == 15684 and run["filename"] == "Example-SITC.csv"
+    archived = list((tmp_path / "state" / "archive" / "3").iterdir())
+    assert len(archived) == 1 and archived[0].read_bytes() == delivered.read_bytes()
+
+
+def test_history_fields_and_filters(tmp_path):
+    invoke("--config", SANDBOX_TOML, "run", "--id", "1")
+    invoke("--config", SANDBOX_TOML, "run", "--id", "3")
+    runs = json.loads(invoke("--config", SANDBOX_TOML, "history", "--json").output)
+    assert [r["feed_id"] for r in runs] == [3, 1]
+    expected = {"run_id", "feed_id", "organisation", "feed_name", "slot_start", "trigger", "started_at", "ended_at",
+                "status", "method", "rows", "bytes", "sha256", "filename", "destination", "attempts", "error",
+                "archive_path", "host"}
+    assert set(runs[0]) == expected
+    assert json.loads(invoke("--config", SANDBOX_TOML, "history", "--json", "--id", "1").output)[0]["feed_id"] == 1
+    assert len(json.loads(invoke("--config", SANDBOX_TOML, "history", "--json", "--limit", "1").output)) == 1
+    table = invoke("--config", SANDBOX_TOML, "history").output
+    assert "delivered" in table and "manual" in table
+
+
+def test_inactive_feed_needs_force(tmp_path):
+    refused = invoke("--config", SANDBOX_TOML, "run", "--id", "2")
+    assert refused.exit_code == 2 and "feed 2 (FTP feed) is inactive; use --force" in refused.output
+    assert json.loads(invoke("--config", SANDBOX_TOML, "history", "--json").output) == []
+    forced = invoke("--config", SANDBOX_TOML, "run", "--id", "2", "--force")
+    assert forced.exit_code == 0 and "delivered" in forced.output
+
+
+def test_a_failed_delivery_exits_1_and_is_recorded(tmp_path, hub_server, sandbox):
+    sandbox.feeds[1] = {**sandbox.feeds[2], "id": 1, "active": True, "delivery_procotol": "FTP",
+                        "delivery_server": "127.0.0.1", "delivery_port": 9}
+    conf = write_settings(tmp_path / "f.toml", f"""
+[hub]
+base_url = "{hub_server.base_url}"
+client_id = "sandbox"
+client_secret = "sandbox-secret"
+[delivery]
+retry_wait = 0
+[state]
+database = "{tmp_path}/db.sqlite"
+""")
+    result = invoke("--config", str(conf), "run", "--id", "1")
+    assert result.exit_code == 1
+    assert "feed 1 (FTP feed): failed after" in result.output and "connection refused" in result.output
+    (run,) = json.loads(invoke("--config", str(conf), "history", "--json").output)
+    assert run["status"] == "failed" and run["attempts"] == 3 and "connection refused" in run["error"]
+
+
+def test_run_to_a_real_ftp_server_through_the_command(tmp_path, hub_server, sandbox):
+    root = tmp_path / "ftp"
+    root.mkdir()
+    with FtpServer(root) as server:
+        sandbox.feeds[5] = {"id": 5, "organisation": 2, "name": "Via CLI", "timeslot": 0, "columns": ["price"],
+                            "delivery_method": "FTP", "delivery_procotol": "FTP", "delivery_server": "127.0.0.1",
+                            "delivery_port": server.port, "delivery_user": server.user,
+                            "delivery_password": server.password, "filename": "prices.csv"}
+        conf = write_settings(tmp_path / "f.toml", f"""
+[hub]
+base_url = "{hub_server.base_url}"
+client_id = "sandbox"
+client_secret = "sandbox-secret"
+[state]
+database = "{tmp_path}/db.sqlite"
+""")
+        result = invoke("--config", str(conf), "run", "--id", "5")
+        assert result.exit_code == 0, result.output
+        assert f"to ftp://feeder@127.0.0.1:{server.port}/prices.csv" in result.output
+        assert server.files()["prices.csv"].startswith(b"sku,price\r\n")
+
+
+def test_forget_host_key(tmp_path):
+    from feeds.ledger import Ledger
+    from feeds.settings import load
+
+    settings = load(SANDBOX_TOML, {})
+    with Ledger(settings.database_url) as ledger:
+        ledger.remember_host_key("sftp.example.com", 2222, "ssh-ed25519", "AAAA", "SHA256:abc")
+    missing = invoke("--config", SANDBOX_TOML, "forget-host-key", "sftp.example.com")
+    assert missing.exit_code == 2 and "no host key is remembered for sftp.example.com:22" in missing.output
+    done = invoke("--config", SANDBOX_TOML, "forget-host-key", "sftp.example.com", "--port", "2222")
+    assert done.exit_code == 0 and "SHA256:abc" in done.output
+    with Ledger(settings.database_url) as ledger:
+        assert ledger.host_key("sftp.example.com", 2222) is None
