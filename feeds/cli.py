@@ -230,6 +230,7 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool) 
             target.flush()
         else:
             ledger = stack.enter_context(app.ledger())
+            ledger.abandon_dead_runs()  # runs of a killed `feeds run` or daemon on this machine
             result = runner.run_feed(
                 app.settings, hub, ledger, feed_id, trigger="manual", force=force, on_page=show_progress
             )

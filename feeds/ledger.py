@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -38,7 +40,7 @@ from sqlalchemy import (
     delete,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from . import redact
 from .errors import SettingsError
@@ -79,6 +81,7 @@ runs = Table(
     Column("archive_path", String(4096)),
     Column("host", String(255)),
     Column("pid", Integer),
+    Column("owner", String(255)),
 )
 
 attempts = Table(
@@ -99,12 +102,20 @@ claims = Table(
     Column("status", String(16), nullable=False),
     Column("lease_until", String(32), nullable=False),
     Column("owner", String(255)),
+    Column("tries", Integer, nullable=False, default=1),
 )
 
 feeds_seen = Table(
     "feeds_seen", metadata,
     Column("feed_id", Integer, primary_key=True),
     Column("first_seen", String(32), nullable=False),
+)
+
+leftovers = Table(
+    "leftovers", metadata,
+    Column("feed_id", Integer, primary_key=True),
+    Column("target", String(1024), primary_key=True),
+    Column("path", String(2048), primary_key=True),
 )
 
 host_keys = Table(
@@ -133,8 +144,34 @@ def parse_stamp(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
+#: tells this process from an earlier one with the same pid (containers restart as pid 1)
+_PROCESS_TOKEN = uuid.uuid4().hex[:12]
+
+
 def owner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a claim: host, process id and this process's token."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
+
+
+def _dead_owner(owner: str | None, host: str) -> bool:
+    """Whether a claim or run of this host belongs to a process that no longer runs."""
+    parts = (owner or "").rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return False  # another host's: only its lease can tell
+    pid, token = int(parts[1]), parts[2]
+    if token == _PROCESS_TOKEN:
+        return False  # ours, and alive
+    return pid == os.getpid() or not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -177,7 +214,15 @@ class Ledger:
                                 "use a SQLite path or postgresql+psycopg://user@host/db (pip install 'feeds[postgres]')") from None
 
     def _migrate(self) -> None:
-        metadata.create_all(self.engine)
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                break
+            except (OperationalError, ProgrammingError, IntegrityError):
+                # Another process created the tables between the check and the create.
+                if attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
         with self.engine.begin() as conn:
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is None:
@@ -218,7 +263,7 @@ class Ledger:
                 feed_id=feed_id, organisation=organisation, feed_name=feed_name, method=method,
                 slot_start=stamp(slot_start), trigger=trigger,
                 started_at=stamp(started_at or datetime.now(timezone.utc)),
-                status="running", attempts=0, host=socket.gethostname(), pid=os.getpid(),
+                status="running", attempts=0, host=socket.gethostname(), pid=os.getpid(), owner=owner_name(),
             ))
             return int(result.inserted_primary_key[0])
 
@@ -283,15 +328,20 @@ class Ledger:
     # --- claims (SPEC §5) -----------------------------------------------------------
 
     def claim(self, feed_id: int, slot_start: datetime, lease: timedelta, now: datetime | None = None,
-              owner: str | None = None) -> bool:
-        """Take (feed, slot) for a run; False when it is delivered or held by a live claim."""
+              owner: str | None = None, max_tries: int = 3) -> bool:
+        """Take (feed, slot) for a run.
+
+        False when the slot is delivered, held by a live claim, or has been
+        tried ``max_tries`` times already (a feed that keeps failing is not
+        retried every half hour until its next day's slot).
+        """
         now = now or datetime.now(timezone.utc)
         owner = owner or owner_name()
         slot, until = stamp(slot_start), stamp(now + lease)
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(claims).values(feed_id=feed_id, slot_start=slot, status="running",
-                                                   lease_until=until, owner=owner))
+                                                   lease_until=until, owner=owner, tries=1))
             return True
         except IntegrityError:
             pass
@@ -301,12 +351,43 @@ class Ledger:
                 .where(and_(
                     claims.c.feed_id == feed_id,
                     claims.c.slot_start == slot,
+                    claims.c.tries < max_tries,
                     or_(claims.c.status == "failed",
                         and_(claims.c.status == "running", claims.c.lease_until < stamp(now))),
                 ))
-                .values(status="running", lease_until=until, owner=owner, run_id=None)
+                .values(status="running", lease_until=until, owner=owner, run_id=None, tries=claims.c.tries + 1)
             )
             return taken.rowcount == 1
+
+    def renew(self, feed_id: int, slot_start: datetime, lease: timedelta, owner: str | None = None) -> None:
+        """Extend a live claim's lease (a long delivery is not abandoned while it runs)."""
+        until = stamp(datetime.now(timezone.utc) + lease)
+        with self.engine.begin() as conn:
+            conn.execute(update(claims).where(and_(
+                claims.c.feed_id == feed_id, claims.c.slot_start == stamp(slot_start),
+                claims.c.status == "running", claims.c.owner == (owner or owner_name()))).values(lease_until=until))
+
+    def release_dead_claims(self, now: datetime | None = None) -> int:
+        """Claims of this host whose process is gone (a crash, a SIGKILL): expire them now.
+
+        A claim of this host made by another process whose id no longer runs,
+        or whose id is ours (an earlier incarnation: in a container the id
+        repeats), is dead. Claims of other hosts wait for their lease.
+        """
+        now = now or datetime.now(timezone.utc)
+        host = socket.gethostname()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(claims.c.feed_id, claims.c.slot_start, claims.c.owner)
+                                .where(claims.c.status == "running")).all()
+        dead = [(feed_id, slot) for feed_id, slot, owner in rows if _dead_owner(owner, host)]
+        past = stamp(now - timedelta(seconds=1))
+        for feed_id, slot in dead:
+            with self.engine.begin() as conn:
+                conn.execute(update(claims).where(and_(claims.c.feed_id == feed_id, claims.c.slot_start == slot,
+                                                       claims.c.status == "running")).values(lease_until=past))
+        if dead:
+            self.abandon_expired(now)
+        return len(dead)
 
     def attach_run(self, feed_id: int, slot_start: datetime, run_id: int) -> None:
         with self.engine.begin() as conn:
@@ -338,6 +419,20 @@ class Ledger:
                                      error="abandoned: the process running it stopped before it finished (lease expired)"))
         return len(expired)
 
+    def abandon_dead_runs(self, now: datetime | None = None) -> int:
+        """Runs of this host still ``running`` whose process is gone (manual runs have no claim)."""
+        now = now or datetime.now(timezone.utc)
+        host = socket.gethostname()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs.c.id, runs.c.owner).where(runs.c.status == "running")).all()
+        dead = [run_id for run_id, owner in rows if _dead_owner(owner, host)]
+        if dead:
+            with self.engine.begin() as conn:
+                conn.execute(update(runs).where(and_(runs.c.id.in_(dead), runs.c.status == "running")).values(
+                    status="failed", ended_at=stamp(now),
+                    error="abandoned: the process running it stopped before it finished"))
+        return len(dead)
+
     # --- feeds first seen (catch-up) -----------------------------------------------
 
     def first_seen(self, feed_id: int, now: datetime) -> datetime:
@@ -357,6 +452,19 @@ class Ledger:
         with self.engine.begin() as conn:
             conn.execute(delete(feeds_seen).where(feeds_seen.c.feed_id == feed_id))
             conn.execute(insert(feeds_seen).values(feed_id=feed_id, first_seen=stamp(when)))
+
+    # --- temporary files on servers (removed by the next run after a crash) ----------
+
+    def leftovers(self, feed_id: int, target: str) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(leftovers.c.path).where(and_(
+                leftovers.c.feed_id == feed_id, leftovers.c.target == target))).scalars())
+
+    def set_leftovers(self, feed_id: int, target: str, paths: list[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(leftovers).where(and_(leftovers.c.feed_id == feed_id, leftovers.c.target == target)))
+            for path in dict.fromkeys(paths):
+                conn.execute(insert(leftovers).values(feed_id=feed_id, target=target, path=path))
 
     # --- SFTP host keys ------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -140,7 +141,8 @@ def run_feed(
     raw: dict[str, Any] | None = None,
     catalogue: Catalogue | Callable[[], Catalogue] | None = None,
     slot_start: datetime | None = None,
-    context: Any = None,
+    cancel: threading.Event | None = None,
+    on_started: Callable[[int], None] | None = None,
     on_page: Callable[[int, int | None], None] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> RunResult:
@@ -149,7 +151,8 @@ def run_feed(
     ``raw`` is the configuration when the caller already read it (the daemon
     reads all feeds at once); ``catalogue`` a shared catalogue, or a function
     that returns it, so that the catalogue is only fetched when a feed
-    actually needs it. An inactive feed is refused (UsageError) unless
+    actually needs it; ``cancel`` an event that cuts the upload off (the
+    daemon's shutdown). An inactive feed is refused (UsageError) unless
     ``force``; that refusal is not a run and is not recorded.
     """
     from . import archive
@@ -168,6 +171,8 @@ def run_feed(
     run_id = ledger.start_run(feed_id, trigger, organisation=organisation, feed_name=name, method=method,
                               slot_start=slot_start, started_at=result.started_at)
     result.run_id = run_id
+    if on_started is not None:
+        on_started(run_id)
     spool: Path | None = None
     try:
         feed = validated(raw, feed_id)
@@ -189,9 +194,14 @@ def run_feed(
         ledger.update_run(run_id, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
                           sha256=rendered.sha256, destination=result.destination)
         job = Job(feed, spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at, run_id)
-        context = context or Context(settings, host_keys=ledger)
-        if context.host_keys is None:
-            context.host_keys = ledger
+        where = target.describe("")
+        context = Context(
+            settings,
+            host_keys=ledger,
+            cancel=cancel or threading.Event(),
+            leftovers=ledger.leftovers(feed_id, where),  # from a run that was killed mid-upload
+            on_leftovers=lambda paths: ledger.set_leftovers(feed_id, where, paths),
+        )
 
         def attempt_done(attempt: Any) -> None:
             result.attempts = attempt.number

@@ -64,3 +64,15 @@ def client(hub_server, sleeps):
 def write_settings(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the whole test session (SPEC §6: a shared ledger)."""
+    from postgres import PostgresServer, binaries
+
+    if binaries() is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+    server = PostgresServer().start()
+    yield server
+    server.stop()

@@ -78,13 +78,32 @@ class HostKeyStore(Protocol):
 
 @dataclass
 class Context:
-    """What a delivery needs besides the job: settings, host keys, cancellation."""
+    """What one run's delivery needs besides the job: settings, host keys, cancellation.
+
+    ``leftovers`` are temporary names on the server that a failed attempt
+    could not remove; the next attempt (or run) removes them. They are
+    reported to ``on_leftovers`` before each upload starts, so that the ledger
+    knows them even when the process is killed in the middle of an upload.
+    """
 
     settings: Any
     host_keys: HostKeyStore | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
-    #: temporary names left behind by a failed attempt, removed by the next one
     leftovers: list[str] = field(default_factory=list)
+    on_leftovers: Callable[[list[str]], None] | None = None
+
+    def add_leftover(self, name: str) -> None:
+        self.leftovers.append(name)
+        self._changed()
+
+    def drop_leftover(self, name: str) -> None:
+        if name in self.leftovers:
+            self.leftovers.remove(name)
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_leftovers is not None:
+            self.on_leftovers(list(self.leftovers))
 
     def check_cancel(self) -> None:
         if self.cancel.is_set():

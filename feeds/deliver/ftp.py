@@ -105,6 +105,12 @@ def _delete_quietly(ftp: ftplib.FTP, name: str) -> bool:
         return False
 
 
+def _remove_leftovers(ftp: ftplib.FTP, context: Context) -> None:
+    for leftover in list(context.leftovers):
+        if _delete_quietly(ftp, leftover):
+            context.drop_leftover(leftover)
+
+
 def send(job: Job, target: Target, context: Context) -> str:
     """Upload ``job`` to ``target`` over FTP or FTPS; return the destination."""
     where = target.describe(job.filename)
@@ -116,16 +122,14 @@ def send(job: Job, target: Target, context: Context) -> str:
                 ftp.cwd(target.directory)
         except Exception as exc:
             raise _error(exc, f"opening the folder {target.directory!r} on {target.host}") from None
-        for leftover in list(context.leftovers):
-            if _delete_quietly(ftp, leftover):
-                context.leftovers.remove(leftover)
+        _remove_leftovers(ftp, context)
         context.check_cancel()
 
         def block_sent(_: bytes) -> None:
             context.check_cancel()
 
         try:
-            context.leftovers.append(temporary)
+            context.add_leftover(temporary)
             with job.path.open("rb") as handle:
                 ftp.storbinary(f"STOR {temporary}", handle, blocksize=BLOCK, callback=block_sent)
             size = ftp.size(temporary)
@@ -138,6 +142,7 @@ def send(job: Job, target: Target, context: Context) -> str:
                 f"uploading to {where}: the server holds {size} bytes of {job.size}; the upload was incomplete",
                 transient=True,
             )
+        context.check_cancel()  # cut off before the file becomes visible, never after
         try:
             try:
                 ftp.rename(temporary, job.filename)
@@ -147,13 +152,13 @@ def send(job: Job, target: Target, context: Context) -> str:
                 ftp.rename(temporary, job.filename)
         except Exception as exc:
             raise _error(exc, f"renaming the upload to {job.filename!r} on {target.host}") from None
-        context.leftovers.remove(temporary)
+        context.drop_leftover(temporary)
         _close(ftp)
         return where
     except BaseException:
         if temporary in context.leftovers:
             if _delete_quietly(ftp, temporary):
-                context.leftovers.remove(temporary)
+                context.drop_leftover(temporary)
         _close(ftp)
         raise
 
@@ -169,9 +174,7 @@ def cleanup(target: Target, context: Context) -> None:
     try:
         if target.directory:
             ftp.cwd(target.directory)
-        for leftover in list(context.leftovers):
-            if _delete_quietly(ftp, leftover):
-                context.leftovers.remove(leftover)
+        _remove_leftovers(ftp, context)
     except Exception:
         pass
     finally:

@@ -109,20 +109,21 @@ def cleanup(target: Target, context: Context) -> None:
     if not context.leftovers:
         return
 
-    def remove(sftp: paramiko.SFTPClient) -> None:
-        for leftover in list(context.leftovers):
-            try:
-                sftp.remove(leftover)
-                context.leftovers.remove(leftover)
-            except FileNotFoundError:
-                context.leftovers.remove(leftover)
-            except OSError:
-                pass
-
     try:
-        _session(target, context, remove)
+        _session(target, context, lambda sftp: _remove_leftovers(sftp, context))
     except Exception:
         pass
+
+
+def _remove_leftovers(sftp: paramiko.SFTPClient, context: Context) -> None:
+    for leftover in list(context.leftovers):
+        try:
+            sftp.remove(leftover)
+            context.drop_leftover(leftover)
+        except FileNotFoundError:
+            context.drop_leftover(leftover)
+        except Exception:
+            pass
 
 
 def _session(target: Target, context: Context, work: Any) -> Any:
@@ -159,20 +160,13 @@ def _upload(sftp: paramiko.SFTPClient, job: Job, target: Target, context: Contex
     folder = target.directory or "."
     temporary = posixpath.join(folder, f".feeds-{uuid.uuid4().hex[:16]}.part")
     final = posixpath.join(folder, job.filename)
-    for leftover in list(context.leftovers):
-        try:
-            sftp.remove(leftover)
-            context.leftovers.remove(leftover)
-        except FileNotFoundError:
-            context.leftovers.remove(leftover)
-        except Exception:
-            pass
+    _remove_leftovers(sftp, context)
     context.check_cancel()
 
     def progress(sent: int, total: int) -> None:
         context.check_cancel()
 
-    context.leftovers.append(temporary)
+    context.add_leftover(temporary)
     try:
         try:
             with job.path.open("rb") as handle:
@@ -185,16 +179,17 @@ def _upload(sftp: paramiko.SFTPClient, job: Job, target: Target, context: Contex
                 f"uploading to {where}: the server holds {size} bytes of {job.size}; the upload was incomplete",
                 transient=True,
             )
+        context.check_cancel()  # cut off before the file becomes visible, never after
         try:
             _rename_over(sftp, temporary, final)
         except Exception as exc:
             raise _error(exc, f"renaming the upload to {job.filename!r} on {target.host}") from None
-        context.leftovers.remove(temporary)
+        context.drop_leftover(temporary)
         return where
     except BaseException:
         try:
             sftp.remove(temporary)
-            context.leftovers.remove(temporary)
+            context.drop_leftover(temporary)
         except Exception:
             pass
         raise

@@ -1,0 +1,394 @@
+"""The scheduler daemon (SPEC §5): every active feed, once a day, in its timeslot.
+
+``Daemon.wake(now)`` is the whole schedule: it reads the feed list from Hub
+afresh, works out which feeds are due (this slot's, and catch-ups of a slot
+missed in the last 24 hours since the feed was first seen), claims each
+(feed, slot) in the ledger and runs the claimed ones on a bounded pool,
+sharing one catalogue. APScheduler only calls ``wake`` at every :00 and :30
+UTC; tests call it with any clock they like.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from . import redact
+from .catalog import Catalogue, load_catalogue
+from .errors import FeedsError, HubError
+from .ledger import stamp
+from .metrics import Metrics
+
+log = logging.getLogger("feeds.daemon")
+
+SLOT = timedelta(minutes=30)
+DAY = timedelta(days=1)
+MAX_TRIES_PER_SLOT = 3
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def slot_of(now: datetime) -> datetime:
+    """The start of the 30-minute slot that holds ``now``."""
+    now = now.astimezone(timezone.utc)
+    return now.replace(minute=now.minute - now.minute % 30, second=0, microsecond=0)
+
+
+def wake_trigger() -> Any:
+    """Every :00 and :30 UTC."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger(minute="0,30", second=0, timezone=timezone.utc)
+
+
+def latest_due(timeslot: int, now: datetime) -> datetime:
+    """The latest start of a feed's timeslot at or before ``now``."""
+    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    due = today + timedelta(minutes=timeslot)
+    return due if due <= now else due - DAY
+
+
+def usable_timeslot(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1410 and value % 30 == 0:
+        return value
+    return None
+
+
+class SharedCatalogue:
+    """One catalogue read per wake, shared by its feeds; read on first use only."""
+
+    def __init__(self, hub: Any, metrics: Metrics | None):
+        self._hub = hub
+        self._metrics = metrics
+        self._lock = threading.Lock()
+        self._value: Catalogue | None = None
+        self._error: Exception | None = None
+
+    def __call__(self) -> Catalogue:
+        with self._lock:
+            if self._value is None and self._error is None:
+                try:
+                    self._value = load_catalogue(self._hub)
+                    if self._metrics:
+                        self._metrics.catalogue_reads.labels("ok").inc()
+                except Exception as exc:  # every feed of the wake reports it; none reads again
+                    self._error = exc
+                    if self._metrics:
+                        self._metrics.catalogue_reads.labels("failed").inc()
+            if self._error is not None:
+                if isinstance(self._error, FeedsError):
+                    raise HubError(str(self._error))
+                raise HubError(f"the catalogue could not be read: {type(self._error).__name__}: {self._error}")
+            assert self._value is not None
+            return self._value
+
+
+@dataclass
+class Due:
+    feed_id: int
+    slot: datetime
+    trigger: str
+    raw: dict[str, Any]
+
+
+@dataclass
+class Daemon:
+    """The schedule, the pool of runs and the shutdown, around ``wake``."""
+
+    settings: Any
+    hub: Any
+    ledger: Any
+    clock: Callable[[], datetime] = utcnow
+    metrics: Metrics | None = None
+    sleep: Callable[[float], None] = time.sleep
+    run_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=self.settings.schedule.max_parallel, thread_name_prefix="feed")
+        self.cancel = threading.Event()  # set when the shutdown's grace is over
+        self.stopping = threading.Event()
+        self._futures: set[Future[Any]] = set()
+        self._active: dict[tuple[int, datetime], Any] = {}
+        self._lock = threading.Lock()
+        self.last_wake: datetime | None = None
+        self.started_at = self.clock()
+        self._lease = timedelta(minutes=self.settings.schedule.lease_minutes)
+
+    # --- the schedule --------------------------------------------------------------
+
+    def wake(self, now: datetime | None = None) -> list[Future[Any]]:
+        """Work out what is due now, claim it, and start it; return the started runs."""
+        if self.stopping.is_set():
+            return []
+        now = now or self.clock()
+        self.last_wake = now
+        if self.metrics:
+            self.metrics.wakes.inc()
+            self.metrics.last_wake.set(now.timestamp())
+        slot = slot_of(now)
+        self.ledger.release_dead_claims(now)
+        abandoned = self.ledger.abandon_expired(now) + self.ledger.abandon_dead_runs(now)
+        if abandoned:
+            log.warning("%d run(s) were abandoned by a process that stopped; their slots may run again", abandoned)
+        feeds = self._read_feeds(now, slot)
+        if feeds is None:
+            return []
+        due = self._due(feeds, now, slot)
+        if not due:
+            log.info("wake at %s: nothing due", now.strftime("%H:%M"))
+            return []
+        log.info("wake at %s: %d feed(s) due (%s)", now.strftime("%H:%M"), len(due),
+                 ", ".join(f"{d.feed_id}{' catch-up' if d.trigger == 'catch-up' else ''}" for d in due))
+        catalogue = SharedCatalogue(self.hub, self.metrics)
+        started = []
+        for item in due:
+            future = self.pool.submit(self._run, item, catalogue)
+            with self._lock:
+                self._futures.add(future)
+            future.add_done_callback(self._forget)
+            started.append(future)
+        return started
+
+    def _read_feeds(self, now: datetime, slot: datetime) -> list[dict[str, Any]] | None:
+        """The feed list from Hub; a Hub outage is retried until the slot is nearly over."""
+        deadline = slot + SLOT - timedelta(minutes=2)
+        pause = 15.0
+        while True:
+            try:
+                return self.hub.list_feeds()
+            except FeedsError as exc:
+                remaining = (deadline - self.clock()).total_seconds()
+                if remaining <= 0 or self.stopping.is_set():
+                    log.error("could not read the feed list from Hub in the %s slot: %s; trying again at the next wake",
+                              slot.strftime("%H:%M"), exc)
+                    return None
+                wait = min(pause, remaining)
+                log.warning("could not read the feed list from Hub (%s); trying again in %.0f s", exc, wait)
+                self.sleep(wait)
+                pause = min(pause * 2, 120.0)
+
+    def _due(self, feeds: list[dict[str, Any]], now: datetime, slot: datetime) -> list[Due]:
+        due = []
+        for raw in feeds:
+            feed_id = raw.get("id")
+            if not isinstance(feed_id, int) or isinstance(feed_id, bool):
+                log.error("Hub sent a feed without a usable id (%s); it is skipped", redact.redact(str(raw.get("id"))))
+                continue
+            if raw.get("active") is False:
+                continue
+            # First seen active: a fresh install, or a feed switched on, does not catch up earlier slots.
+            first_seen = self.ledger.first_seen(feed_id, now)
+            timeslot = usable_timeslot(raw.get("timeslot"))
+            if timeslot is None:
+                log.error("feed %s has no usable timeslot (%s); it cannot be scheduled until it is fixed on Hub",
+                          feed_id, redact.redact(str(raw.get("timeslot"))))
+                continue
+            feed_slot = latest_due(timeslot, now)
+            if feed_slot == slot:
+                trigger = "schedule"
+            elif now - feed_slot < DAY and feed_slot >= first_seen:
+                trigger = "catch-up"
+            else:
+                continue
+            if self.ledger.claim_status(feed_id, feed_slot) == "delivered":
+                continue
+            with self._lock:
+                if (feed_id, feed_slot) in self._active:
+                    continue
+            due.append(Due(feed_id, feed_slot, trigger, raw))
+        return due
+
+    def _run(self, item: Due, catalogue: SharedCatalogue) -> Any:
+        from .runner import run_feed
+
+        key = (item.feed_id, item.slot)
+        if self.stopping.is_set():
+            return None
+        if not self.ledger.claim(item.feed_id, item.slot, self._lease, now=self.clock(), max_tries=MAX_TRIES_PER_SLOT):
+            log.info("feed %s, slot %s: claimed elsewhere or already done", item.feed_id, item.slot.strftime("%H:%M"))
+            return None
+        with self._lock:
+            self._active[key] = None
+        if self.metrics:
+            self.metrics.running.inc()
+        renewer = threading.Timer(self._lease.total_seconds() / 3, self._renew, args=(item,))
+        renewer.daemon = True
+        renewer.start()
+        try:
+            result = run_feed(self.settings, self.hub, self.ledger, item.feed_id, trigger=item.trigger, force=True,
+                              raw=item.raw, catalogue=catalogue, slot_start=item.slot, cancel=self.cancel,
+                              on_started=lambda run_id: self.ledger.attach_run(item.feed_id, item.slot, run_id),
+                              **self.run_options)
+            self.ledger.settle(item.feed_id, item.slot, "delivered" if result.status == "delivered" else "failed")
+            if self.metrics:
+                self.metrics.run_finished(result)
+            return result
+        except Exception:
+            log.exception("feed %s: the run could not be recorded", item.feed_id)
+            self.ledger.settle(item.feed_id, item.slot, "failed")
+            return None
+        finally:
+            renewer.cancel()
+            with self._lock:
+                self._active.pop(key, None)
+            if self.metrics:
+                self.metrics.running.dec()
+
+    def _renew(self, item: Due) -> None:
+        with self._lock:
+            if (item.feed_id, item.slot) not in self._active:
+                return
+        try:
+            self.ledger.renew(item.feed_id, item.slot, self._lease)
+        except Exception as exc:
+            log.warning("feed %s: could not renew its claim (%s)", item.feed_id, exc)
+        timer = threading.Timer(self._lease.total_seconds() / 3, self._renew, args=(item,))
+        timer.daemon = True
+        timer.start()
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    # --- waiting and stopping --------------------------------------------------------
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every started run has finished (tests, shutdown)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._futures)
+            if not pending:
+                return True
+            for future in pending:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    future.result(timeout=left)
+                except Exception:
+                    pass
+                if deadline is not None and time.monotonic() >= deadline:
+                    with self._lock:
+                        return not self._futures
+
+    def stop(self, grace: float) -> list[tuple[int, datetime]]:
+        """Stop new work, let running deliveries finish for ``grace`` seconds, then cut them off.
+
+        Returns the (feed, slot) pairs that were cut off; they are recorded as
+        failed in the ledger, so a restart catches them up.
+        """
+        self.stopping.set()
+        with self._lock:
+            queued = [f for f in self._futures if not f.running()]
+        not_started = sum(1 for future in queued if future.cancel())
+        if not_started:
+            log.warning("shutting down: %d due feed(s) not started; they will be caught up", not_started)
+        if self.wait_idle(grace):
+            self.pool.shutdown(wait=False)
+            return []
+        log.warning("shutting down: cutting off deliveries still running after %.1f s", grace)
+        with self._lock:
+            cut = list(self._active)
+        self.cancel.set()  # uploads stop at their next block and record themselves
+        self.wait_idle(10.0)
+        with self._lock:
+            stuck = list(self._active)  # blocked in a network call: recorded from here
+        now = self.clock()
+        for feed_id, slot in stuck:
+            for run in self.ledger.history(feed_id=feed_id, limit=5):
+                if run["status"] == "running" and run["slot_start"] == stamp(slot):
+                    self.ledger.update_run(run["run_id"], status="failed", ended_at=now,
+                                           error="cut off: the daemon was stopped before the run finished")
+            self.ledger.settle(feed_id, slot, "failed")
+            log.warning("feed %s, slot %s: cut off by the shutdown; it will be caught up", feed_id, slot.strftime("%H:%M"))
+        self.pool.shutdown(wait=False)
+        return cut
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        now = self.clock()
+        last = self.last_wake
+        fresh = last is not None and now - last < SLOT + timedelta(minutes=5)
+        with self._lock:
+            running = len(self._active)
+        detail = {
+            "last_wake": last.isoformat() if last else None,
+            "running": running,
+            "stopping": self.stopping.is_set(),
+        }
+        return fresh and not self.stopping.is_set(), detail
+
+
+def run_daemon(settings: Any, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
+    """``feeds daemon``: wake at every :00 and :30 UTC until SIGTERM or SIGINT."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from . import archive
+    from .hub import open_hub
+    from .ledger import Ledger
+
+    metrics = Metrics()
+    hub = open_hub(settings.hub, on_request=metrics.hub_request)
+    ledger = Ledger(settings.database_url)
+    archive.clean_spool(settings.archive_path)
+    daemon = Daemon(settings, hub, ledger, metrics=metrics)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _: Any) -> None:
+        log.warning("received %s: stopping new work", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    server = None
+    if metrics_port is not None:
+        try:
+            server = serve_metrics(metrics, daemon, metrics_host, metrics_port)
+        except OSError as exc:
+            from .errors import UsageError
+
+            raise UsageError(f"--metrics-port {metrics_port} cannot be used on {metrics_host}: {exc.strerror}") from None
+        log.warning("metrics and /healthz on http://%s:%d", metrics_host, server.server_address[1])
+
+    def safe_wake() -> None:
+        try:
+            daemon.wake()
+        except Exception:
+            log.exception("the wake-up failed; the daemon goes on")
+
+    scheduler = BackgroundScheduler(timezone=timezone.utc)
+    scheduler.add_job(safe_wake, wake_trigger(), id="wake",
+                      misfire_grace_time=600, coalesce=True, max_instances=2)
+    scheduler.start()
+    log.warning("feeds daemon started (pid %d): waking at every :00 and :30 UTC, at most %d feeds at once",
+                os.getpid(), settings.schedule.max_parallel)
+    threading.Thread(target=safe_wake, name="startup-wake", daemon=True).start()
+    while not stop.wait(1.0):
+        pass
+    scheduler.shutdown(wait=False)
+    cut = daemon.stop(settings.schedule.shutdown_grace)
+    if server is not None:
+        server.shutdown()
+    log.warning("feeds daemon stopped%s", f"; {len(cut)} run(s) cut off and recorded" if cut else "")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Worker threads still blocked on a network call must not hold the exit.
+    os._exit(0)
+
+
+def serve_metrics(metrics: Metrics, daemon: Daemon, host: str, port: int) -> Any:
+    from .metrics import serve
+
+    return serve(metrics, daemon.health, host, port)

@@ -1,0 +1,84 @@
+"""Prometheus metrics and /healthz for the daemon (prometheus-client).
+
+One registry per daemon, so that tests (and two daemons in one process) do not
+share counters. ``serve()`` answers ``/metrics`` and ``/healthz`` on a port.
+"""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.runs = Counter("feeds_runs", "Feed runs by outcome", ["status", "method", "trigger"], registry=self.registry)
+        self.duration = Histogram(
+            "feeds_run_duration_seconds", "Time a feed run took", ["method"], registry=self.registry,
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, float("inf")),
+        )
+        self.rows = Gauge("feeds_rows", "Rows in the feed's last file", ["feed_id"], registry=self.registry)
+        self.bytes = Gauge("feeds_bytes", "Bytes in the feed's last file", ["feed_id"], registry=self.registry)
+        self.last_success = Gauge("feeds_last_success_timestamp_seconds", "When the feed was last delivered",
+                                  ["feed_id"], registry=self.registry)
+        self.hub_requests = Counter("feeds_hub_requests", "Requests sent to Hub", ["method", "endpoint", "status"],
+                                    registry=self.registry)
+        self.wakes = Counter("feeds_wakes", "Daemon wake-ups", registry=self.registry)
+        self.catalogue_reads = Counter("feeds_catalogue_reads", "Catalogue reads from Hub", ["outcome"],
+                                       registry=self.registry)
+        self.running = Gauge("feeds_runs_in_progress", "Feed runs in progress", registry=self.registry)
+        self.last_wake = Gauge("feeds_last_wake_timestamp_seconds", "When the daemon last woke", registry=self.registry)
+
+    def hub_request(self, method: str, path: str, status: int | None) -> None:
+        endpoint = path
+        parts = path.strip("/").split("/")
+        if len(parts) > 1 and parts[1].isdigit():
+            endpoint = f"/{parts[0]}/{{id}}"
+        self.hub_requests.labels(method, endpoint, str(status) if status else "error").inc()
+
+    def run_finished(self, result: Any) -> None:
+        method = result.method or "unknown"
+        self.runs.labels(result.status, method, result.trigger).inc()
+        self.duration.labels(method).observe(result.seconds)
+        fid = str(result.feed_id)
+        if result.status == "delivered":
+            self.rows.labels(fid).set(result.rows)
+            self.bytes.labels(fid).set(result.bytes)
+            self.last_success.labels(fid).set(time.time())
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Server(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def serve(metrics: Metrics, health: Callable[[], tuple[bool, dict[str, Any]]], host: str, port: int) -> _Server:
+    """Serve /metrics and /healthz from a background thread; return the server."""
+    prometheus = make_wsgi_app(metrics.registry)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/healthz":
+            ok, detail = health()
+            body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode()
+            start_response("200 OK" if ok else "503 Service Unavailable",
+                           [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return prometheus(environ, start_response)
+
+    server = _Server((host, port), _Quiet)
+    server.set_app(app)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="metrics", daemon=True).start()
+    return server

@@ -1,0 +1,202 @@
+"""Real `feeds daemon` processes against a real `feeds sandbox` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import BIN, write_settings
+from servers import FtpServer, free_port
+
+FEEDS = str(BIN / "feeds")
+
+
+def current_slot() -> int:
+    """Minutes of the current slot, not within a minute of its end."""
+    now = datetime.now(timezone.utc)
+    left = (30 - now.minute % 30) * 60 - now.second
+    if left < 60:
+        time.sleep(left + 1)
+        now = datetime.now(timezone.utc)
+    return (now.hour * 60 + now.minute) // 30 * 30
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def sandbox_process(tmp_path):
+    port = free_port()
+    process = subprocess.Popen([FEEDS, "sandbox", "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}/api/v1"
+
+    def up():
+        try:
+            return httpx.post(base + "/oauth/token", data={"grant_type": "client_credentials"}).status_code == 401
+        except httpx.TransportError:
+            return False
+
+    wait_for(up, what="the sandbox")
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+class DaemonProcess:
+    def __init__(self, conf: Path, log: Path, metrics_port: int | None = None):
+        args = [FEEDS, "-v", "--config", str(conf), "daemon"]
+        if metrics_port:
+            args += ["--metrics-port", str(metrics_port)]
+        self.log = log
+        self.handle = log.open("ab")
+        self.process = subprocess.Popen(args, stdout=self.handle, stderr=self.handle)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 30) -> int:
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=timeout)
+        self.handle.close()
+        return code
+
+
+def settings_for(tmp_path: Path, base: str, **extra: str) -> Path:
+    return write_settings(tmp_path / "feeds.toml", f"""
+[hub]
+base_url = "{base}"
+client_id = "sandbox"
+client_secret = "sandbox-secret"
+[delivery]
+outbox = "{extra.get('outbox', tmp_path / 'outbox')}"
+retry_wait = 0
+[schedule]
+shutdown_grace = 5
+[state]
+database = "{tmp_path}/state/feeds.db"
+""" if extra.get("outbox", "x") else f"""
+[hub]
+base_url = "{base}"
+client_id = "sandbox"
+client_secret = "sandbox-secret"
+[delivery]
+retry_wait = 0
+timeout = 20
+[schedule]
+shutdown_grace = 5
+[state]
+database = "{tmp_path}/state/feeds.db"
+""")
+
+
+def upload(conf: Path, feed: dict, tmp_path: Path) -> int:
+    path = tmp_path / "feed.json"
+    path.write_text(json.dumps(feed))
+    done = subprocess.run([FEEDS, "--config", str(conf), "upload", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[2].rstrip(":"))
+
+
+def history(conf: Path) -> list[dict]:
+    done = subprocess.run([FEEDS, "--config", str(conf), "history", "--json"], capture_output=True, text=True, timeout=60)
+    return json.loads(done.stdout)
+
+
+def test_a_real_daemon_delivers_once_survives_sigterm_and_restart_and_serves_metrics(tmp_path, sandbox_process):
+    conf = settings_for(tmp_path, sandbox_process)
+    slot = current_slot()
+    feed_id = upload(conf, {"organisation": 9, "name": "Due now", "timeslot": slot, "columns": ["name", "price"],
+                            "delivery_method": "EMAIL", "delivery_email": "now@example.com"}, tmp_path)
+    journal = tmp_path / "outbox" / str(feed_id) / "deliveries.jsonl"
+    metrics_port = free_port()
+    first = DaemonProcess(conf, tmp_path / "daemon.log", metrics_port)
+    wait_for(lambda: journal.exists() and journal.read_text().count("\n") == 1, what="the delivery")
+    health = wait_for(lambda: httpx.get(f"http://127.0.0.1:{metrics_port}/healthz"), what="healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+    assert 'feeds_runs_total{method="EMAIL",status="delivered",trigger="schedule"} 1.0' in metrics
+    assert first.stop(signal.SIGTERM) == 0
+    assert "received SIGTERM" in first.text() and "feeds daemon stopped" in first.text()
+
+    second = DaemonProcess(conf, tmp_path / "daemon2.log")
+    wait_for(lambda: "nothing due" in second.text() or "due" in second.text(), what="the restart's wake")
+    time.sleep(1)
+    assert second.stop(signal.SIGINT) == 0
+    assert journal.read_text().count("\n") == 1
+    runs = [r for r in history(conf) if r["feed_id"] == feed_id]
+    assert len(runs) == 1 and runs[0]["status"] == "delivered" and runs[0]["trigger"] == "schedule"
+    assert runs[0]["slot_start"].startswith(datetime.now(timezone.utc).strftime("%Y-%m-%d"))
+
+
+def test_sigkill_during_an_upload_then_restart_delivers_exactly_once(tmp_path, sandbox_process):
+    root = tmp_path / "ftp"
+    root.mkdir()
+    with FtpServer(root) as server:
+        server.faults.stall = 0.5
+        conf = settings_for(tmp_path, sandbox_process, outbox="")
+        slot = current_slot()
+        feed_id = upload(conf, {"organisation": 9, "name": "Killed", "timeslot": slot, "columns": ["name"],
+                                "delivery_method": "FTP", "delivery_procotol": "FTP", "delivery_server": "127.0.0.1",
+                                "delivery_port": server.port, "delivery_user": server.user,
+                                "delivery_password": server.password, "filename": "stock.csv"}, tmp_path)
+        first = DaemonProcess(conf, tmp_path / "daemon.log")
+        wait_for(lambda: "STOR" in server.commands, what="the upload to start")
+        assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+        assert "stock.csv" not in server.files()
+        server.faults.stall = 0.0
+
+        second = DaemonProcess(conf, tmp_path / "daemon2.log")
+        wait_for(lambda: "stock.csv" in server.files(), what="the retried delivery")
+        wait_for(lambda: any(r["status"] == "delivered" for r in history(conf) if r["feed_id"] == feed_id),
+                 what="the ledger")
+        assert second.stop() == 0
+        files = server.files()
+        assert list(files) == ["stock.csv"]  # the temporary file of the killed upload is gone too
+        assert server.commands.count("RNTO") == 1
+        runs = sorted((r for r in history(conf) if r["feed_id"] == feed_id), key=lambda r: r["run_id"])
+        assert [r["status"] for r in runs] == ["failed", "delivered"]
+        assert "abandoned" in runs[0]["error"]
+        assert runs[0]["sha256"] == runs[1]["sha256"] or runs[0]["sha256"] is None
+
+
+def test_two_daemon_processes_on_one_ledger_deliver_each_feed_once(tmp_path, sandbox_process):
+    conf = settings_for(tmp_path, sandbox_process)
+    slot = current_slot()
+    ids = [upload(conf, {"organisation": 10 + i, "name": f"Shared {i}", "timeslot": slot, "columns": ["name"],
+                         "delivery_method": "EMAIL", "delivery_email": f"s{i}@example.com"}, tmp_path)
+           for i in range(8)]
+    daemons = [DaemonProcess(conf, tmp_path / f"daemon{i}.log") for i in range(2)]
+    journals = [tmp_path / "outbox" / str(i) / "deliveries.jsonl" for i in ids]
+    wait_for(lambda: all(j.exists() for j in journals), what="all deliveries")
+    time.sleep(1.5)
+    assert all(d.stop() == 0 for d in daemons)
+    assert [j.read_text().count("\n") for j in journals] == [1] * 8
+    runs = [r for r in history(conf) if r["feed_id"] in ids]
+    assert len(runs) == 8 and all(r["status"] == "delivered" for r in runs)
+
+
+def test_json_log_lines(tmp_path, sandbox_process):
+    conf = settings_for(tmp_path, sandbox_process)
+    done = subprocess.run([FEEDS, "-v", "--log-format", "json", "--config", str(conf), "run", "--id", "1"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("{")]
+    assert lines
+    records = [json.loads(line) for line in lines]
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(r["logger"] == "feeds.run" and "delivered" in r["message"] for r in records)
