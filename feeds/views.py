@@ -7,16 +7,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
 from . import redact
 
 
-def _console() -> Console:
+def _console() -> Any:
+    from rich.console import Console
+
     # Piped output keeps whole values rather than folding them at 80 columns.
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _table(*columns: str, **options: Any) -> Any:
+    from rich.table import Table
+
+    return Table(*columns, **options)
 
 
 def timeslot_text(minutes: Any) -> str:
@@ -44,7 +48,7 @@ def _clean(value: Any) -> str:
 
 
 def feeds_table(feeds: list[dict[str, Any]]) -> None:
-    table = Table("id", "org", "name", "active", "slot (UTC)", "method", "destination", "last upload")
+    table = _table("id", "org", "name", "active", "slot (UTC)", "method", "destination", "last upload")
     for feed in feeds:
         table.add_row(
             _clean(feed.get("id")),
@@ -62,7 +66,7 @@ def feeds_table(feeds: list[dict[str, Any]]) -> None:
 
 
 def feed_details(feed: dict[str, Any]) -> None:
-    table = Table("field", "value", show_header=False, box=None)
+    table = _table("field", "value", show_header=False, box=None)
     for key, value in feed.items():
         if key == "timeslot":
             value = f"{value} ({timeslot_text(value)} UTC)"
@@ -73,7 +77,7 @@ def feed_details(feed: dict[str, Any]) -> None:
 
 
 def history_table(runs: list[dict[str, Any]]) -> None:
-    table = Table("run", "feed", "slot (UTC)", "trigger", "started", "status", "rows", "bytes", "attempts", "destination / error")
+    table = _table("run", "feed", "slot (UTC)", "trigger", "started", "status", "rows", "bytes", "attempts", "destination / error")
     for run in runs:
         detail = run.get("error") if run.get("status") == "failed" else run.get("destination")
         table.add_row(
@@ -100,6 +104,9 @@ def progress() -> Iterator[Callable[[int, int | None], None]]:
     if not sys.stderr.isatty():
         yield lambda done, total: None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     bar = Progress(
         TextColumn("reading the catalogue"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=Console(stderr=True), transient=True,

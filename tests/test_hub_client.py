@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from decimal import Decimal
 
@@ -180,8 +181,8 @@ def test_unknown_and_missing_fields_are_tolerated(hub_server):
         assert len(all_products(hub)) == 2
 
 
-def test_prices_can_be_read_as_exact_decimals(client):
-    page = next(client.iter_pages("/products", parse_float=Decimal))
+def test_pages_can_be_decoded_by_another_decoder(client):
+    page = next(client.iter_pages("/products", loads=lambda data: json.loads(data, parse_float=Decimal)))
     assert any(isinstance(p.get("price"), Decimal) for p in page.items)
 
 

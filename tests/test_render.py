@@ -151,7 +151,27 @@ def test_price_edge_cases(value, expected):
     assert money(value) == expected
 
 
-@pytest.mark.parametrize("value", ["twelve", True, [1], {"a": 1}, Decimal("NaN"), Decimal("Infinity"), Decimal("1e40")])
+@pytest.mark.parametrize("value, expected", [
+    (2.675, "2.68"), (1.005, "1.01"), (110.1, "110.10"), (1e-07, "0.00"), (12345678.9, "12345678.90"),
+    (0.005, "0.01"), (100.0, "100.00"), (1e16, "10000000000000000.00"), (-0.004, "0.00"), (5.5, "5.50"),
+])
+def test_prices_decoded_as_floats_round_from_their_json_text(value, expected):
+    assert money(value) == expected
+
+
+def test_pages_orjson_refuses_are_decoded_by_the_standard_library():
+    from feeds.catalog import loads_page
+
+    assert loads_page(b'[{"id": 1, "price": 2.675}]') == [{"id": 1, "price": 2.675}]
+    page = loads_page(b'[{"id": 1, "price": NaN, "stock": 123456789012345678901234567890}]')
+    with pytest.raises(Unreadable):
+        money(page[0]["price"])
+    assert whole_stock(page[0]["stock"]) == 123456789012345678901234567890
+    assert money(loads_page(b'[{"price": 1.23}]')[0]["price"]) == "1.23"
+
+
+@pytest.mark.parametrize("value", ["twelve", True, [1], {"a": 1}, Decimal("NaN"), Decimal("Infinity"), Decimal("1e40"),
+                                   float("nan"), float("inf")])
 def test_unreadable_prices(value):
     with pytest.raises(Unreadable):
         money(value)
@@ -162,7 +182,7 @@ def test_whole_stock(value, expected):
     assert whole_stock(value) == expected
 
 
-@pytest.mark.parametrize("value", [Decimal("1.5"), "many", True])
+@pytest.mark.parametrize("value", [Decimal("1.5"), "many", True, float("inf"), float("nan"), 2.5])
 def test_unreadable_stock(value):
     with pytest.raises(Unreadable):
         whole_stock(value)

@@ -7,31 +7,29 @@ set, and otherwise calls the method's ``send`` with retries (SPEC §4).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from datetime import datetime, timezone
+from types import ModuleType
 from typing import Any
 
 from pydantic import SecretStr
 
 from ..config import FeedConfig
 from ..errors import ConfigError
-from . import email, ftp, outbox, sftp, sitc
+from . import sitc
 from .base import Attempt, Context, HostKeyStore, Job, Target, with_retries
 
 __all__ = ["Attempt", "Context", "HostKeyStore", "Job", "Target", "deliver", "target_for"]
 
-SENDERS: dict[str, Callable[[Job, Target, Context], str]] = {
-    "EMAIL": email.send,
-    "FTP": ftp.send,
-    "FTPS": ftp.send,
-    "SFTP": sftp.send,
-}
-#: after a failed delivery: remove temporary files the last attempt could not
-CLEANERS: dict[str, Callable[[Target, Context], None]] = {
-    "FTP": ftp.cleanup,
-    "FTPS": ftp.cleanup,
-    "SFTP": sftp.cleanup,
-}
+#: the module that delivers each protocol, imported when first used: a run
+#: that mails its file never loads paramiko, one that uploads never loads jinja2
+METHODS = {"EMAIL": "email", "FTP": "ftp", "FTPS": "ftp", "SFTP": "sftp"}
+
+
+def method_module(protocol: str) -> ModuleType:
+    """The module with ``send(job, target, context)`` (and ``cleanup`` for uploads)."""
+    return importlib.import_module(f"{__name__}.{METHODS[protocol]}")
 
 
 def target_for(feed: FeedConfig, settings: Any) -> Target:
@@ -65,12 +63,15 @@ def deliver(
     context = context or Context(settings)
     target = target_for(job.feed, settings)
     if settings.outbox_path is not None:
+        from . import outbox
+
         destination = outbox.write(job, target, settings, settings.outbox_path)
         if on_attempt:
             now = datetime.now(timezone.utc)
             on_attempt(Attempt(1, now, now, None))
         return destination, 1
-    send = SENDERS[target.protocol]
+    module = method_module(target.protocol)
+    send = module.send
     options = {"sleep": sleep} if sleep is not None else {}
     try:
         return with_retries(
@@ -82,7 +83,7 @@ def deliver(
             **options,
         )
     except BaseException:
-        cleaner = CLEANERS.get(target.protocol)
-        if cleaner and context.leftovers:
-            cleaner(target, context)
+        cleanup = getattr(module, "cleanup", None)  # removes what the last attempt could not
+        if cleanup and context.leftovers:
+            cleanup(target, context)
         raise

@@ -18,7 +18,6 @@ from typing import Any
 
 from .. import redact
 from .base import Job, Target
-from .email import build_message
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -46,6 +45,8 @@ def write(job: Job, target: Target, settings: Any, outbox: Path) -> str:
         "written_at": datetime.now(timezone.utc).isoformat(),
     }
     if target.protocol == "EMAIL":
+        from .email import build_message
+
         limit = int(settings.smtp.max_attachment_mb * 1024 * 1024)
         message = build_message(job, settings.smtp.sender, limit)
         written = folder / (job.filename + ".eml")

@@ -213,7 +213,7 @@ class HubClient:
         path: str,
         params: list[tuple[str, Any]] | None = None,
         *,
-        parse_float: Callable[[str], Any] | None = None,
+        loads: Callable[[bytes], Any] | None = None,
         concurrency: int | None = None,
     ) -> Iterator[Page]:
         """Every page of a list endpoint, in order.
@@ -228,7 +228,7 @@ class HubClient:
 
         def fetch(number: int) -> Page:
             query = base + [("page", number), ("per_page", per_page)]
-            response, data = self._request_json("GET", path, params=query, parse_float=parse_float)
+            response, data = self._request_json("GET", path, params=query, loads=loads)
             if not isinstance(data, list):
                 raise HubError(f"Hub answered GET {path} page {number} with {type(data).__name__}, not a list")
             return Page(
@@ -293,12 +293,14 @@ class HubClient:
         *,
         params: list[tuple[str, Any]] | None = None,
         json_body: Any = None,
-        parse_float: Callable[[str], Any] | None = None,
+        loads: Callable[[bytes], Any] | None = None,
     ) -> tuple[httpx.Response, Any]:
+        decode = loads or json.loads
+
         def once() -> tuple[httpx.Response, Any]:
             response = self._send(method, path, params=params, json_body=json_body)
             try:
-                return response, json.loads(response.content, parse_float=parse_float)
+                return response, decode(response.content)
             except (ValueError, RecursionError):
                 raise TransientHubError(
                     f"Hub answered {method} {path} with a body that is not JSON", response.status_code
