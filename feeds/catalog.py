@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from . import failpoints
 from .config import FeedConfig
 from .errors import HubError
 
@@ -79,6 +80,9 @@ def money(value: Any) -> str:
         return ""
     kind = type(value)
     if kind is float:
+        if value == round(value, 2) and math.isfinite(value):
+            # At most two decimals (most prices): formatting the float gives exactly those digits.
+            return f"{value:.2f}" if value else "0.00"
         value, kind = repr(value), str  # the shortest repr: Hub's JSON text (see loads_page)
     if kind is str and _PLAIN_MONEY.fullmatch(value):
         dot = value.find(".")
@@ -325,6 +329,7 @@ def load_catalogue(hub: Any, *, on_page: Callable[[int, int | None], None] | Non
             builder = CatalogueBuilder(vendors)
             totals: set[int] = set()
             for page in itertools.chain([first], pages):
+                failpoints.reached("fetch")
                 builder.add(page.items)
                 if page.total_count is not None:
                     totals.add(page.total_count)

@@ -456,7 +456,7 @@ def check_feed(raw: Any, prefix: str = "") -> FeedCheck:
             warnings.append(Problem(at(key), f"is not a feed configuration field and is ignored{hint}"))
 
     method = raw.get("delivery_method")
-    if method in METHOD_FIELDS:
+    if isinstance(method, str) and method in METHOD_FIELDS:
         needs = {
             "EMAIL": ["delivery_email"],
             "FTP": ["delivery_procotol", "delivery_server", "delivery_user", "delivery_password"],

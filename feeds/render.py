@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from . import failpoints
+
 DELIMITERS = {"COMMA": ",", "SEMI_COLON": ";"}
 ESCAPE_METHODS = ("QUOTED", "ESCAPED", "STRIPPED")
 LINE_END = "\r\n"
@@ -123,6 +125,7 @@ def render(
             writer.write(_utf8(LINE_END.join(chunk) + LINE_END))
             count += len(chunk)
             chunk.clear()
+            failpoints.reached("render")
             if on_rows:
                 on_rows(count)
     if chunk:

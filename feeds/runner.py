@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import redact
+from . import failpoints, redact
 from .catalog import Catalogue, load_catalogue
 from .config import FeedConfig, check_feed
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
@@ -210,6 +210,7 @@ def run_feed(
         options = {"sleep": sleep} if sleep is not None else {}
         result.destination, result.attempts = deliver(job, settings, context=context, on_attempt=attempt_done, **options)
         result.status = "delivered"
+        failpoints.reached("ledger")
     except Cancelled as exc:
         result.status, result.error = "failed", f"cut off: {exc}"
     except FeedsError as exc:

@@ -22,7 +22,7 @@ from .errors import SettingsError
 
 ENV_PREFIX = "FEEDS_"
 #: FEEDS_* variables that are not settings keys.
-ENV_NOT_SETTINGS = {"FEEDS_CONFIG"}
+ENV_NOT_SETTINGS = {"FEEDS_CONFIG", "FEEDS_FAILPOINT"}
 SANDBOX = "sandbox"
 
 

@@ -3,118 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import BIN, write_settings
+from processes import FEEDS, DaemonProcess, current_slot, history, settings_for, upload, wait_for
+from processes import sandbox_process as start_sandbox
 from servers import FtpServer, free_port
 
-FEEDS = str(BIN / "feeds")
-
-
-def current_slot() -> int:
-    """Minutes of the current slot, not within a minute of its end."""
-    now = datetime.now(timezone.utc)
-    left = (30 - now.minute % 30) * 60 - now.second
-    if left < 60:
-        time.sleep(left + 1)
-        now = datetime.now(timezone.utc)
-    return (now.hour * 60 + now.minute) // 30 * 30
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
-def sandbox_process(tmp_path):
-    port = free_port()
-    process = subprocess.Popen([FEEDS, "sandbox", "--port", str(port)], stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}/api/v1"
-
-    def up():
-        try:
-            return httpx.post(base + "/oauth/token", data={"grant_type": "client_credentials"}).status_code == 401
-        except httpx.TransportError:
-            return False
-
-    wait_for(up, what="the sandbox")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-
-
-class DaemonProcess:
-    def __init__(self, conf: Path, log: Path, metrics_port: int | None = None):
-        args = [FEEDS, "-v", "--config", str(conf), "daemon"]
-        if metrics_port:
-            args += ["--metrics-port", str(metrics_port)]
-        self.log = log
-        self.handle = log.open("ab")
-        self.process = subprocess.Popen(args, stdout=self.handle, stderr=self.handle)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, sig=signal.SIGTERM, timeout: float = 30) -> int:
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout=timeout)
-        self.handle.close()
-        return code
-
-
-def settings_for(tmp_path: Path, base: str, **extra: str) -> Path:
-    return write_settings(tmp_path / "feeds.toml", f"""
-[hub]
-base_url = "{base}"
-client_id = "sandbox"
-client_secret = "sandbox-secret"
-[delivery]
-outbox = "{extra.get('outbox', tmp_path / 'outbox')}"
-retry_wait = 0
-[schedule]
-shutdown_grace = 5
-[state]
-database = "{tmp_path}/state/feeds.db"
-""" if extra.get("outbox", "x") else f"""
-[hub]
-base_url = "{base}"
-client_id = "sandbox"
-client_secret = "sandbox-secret"
-[delivery]
-retry_wait = 0
-timeout = 20
-[schedule]
-shutdown_grace = 5
-[state]
-database = "{tmp_path}/state/feeds.db"
-""")
-
-
-def upload(conf: Path, feed: dict, tmp_path: Path) -> int:
-    path = tmp_path / "feed.json"
-    path.write_text(json.dumps(feed))
-    done = subprocess.run([FEEDS, "--config", str(conf), "upload", str(path)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return int(done.stdout.split()[2].rstrip(":"))
-
-
-def history(conf: Path) -> list[dict]:
-    done = subprocess.run([FEEDS, "--config", str(conf), "history", "--json"], capture_output=True, text=True, timeout=60)
-    return json.loads(done.stdout)
+def sandbox_process():
+    with start_sandbox() as base:
+        yield base
 
 
 def test_a_real_daemon_delivers_once_survives_sigterm_and_restart_and_serves_metrics(tmp_path, sandbox_process):
@@ -148,7 +52,7 @@ def test_sigkill_during_an_upload_then_restart_delivers_exactly_once(tmp_path, s
     root.mkdir()
     with FtpServer(root) as server:
         server.faults.stall = 0.5
-        conf = settings_for(tmp_path, sandbox_process, outbox="")
+        conf = settings_for(tmp_path, sandbox_process, outbox=False)
         slot = current_slot()
         feed_id = upload(conf, {"organisation": 9, "name": "Killed", "timeslot": slot, "columns": ["name"],
                                 "delivery_method": "FTP", "delivery_procotol": "FTP", "delivery_server": "127.0.0.1",

@@ -15,7 +15,7 @@ import ssl
 import uuid
 from typing import Any
 
-from .. import redact
+from .. import failpoints, redact
 from ..errors import Cancelled, DeliveryError
 from .base import Context, Job, Target, classify_os_error
 
@@ -142,6 +142,7 @@ def send(job: Job, target: Target, context: Context) -> str:
                 f"uploading to {where}: the server holds {size} bytes of {job.size}; the upload was incomplete",
                 transient=True,
             )
+        failpoints.reached("upload")
         context.check_cancel()  # cut off before the file becomes visible, never after
         try:
             try:

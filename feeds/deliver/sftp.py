@@ -19,7 +19,7 @@ from typing import Any
 
 import paramiko
 
-from .. import redact
+from .. import failpoints, redact
 from ..errors import Cancelled, DeliveryError
 from .base import Context, Job, Target, classify_os_error
 
@@ -179,6 +179,7 @@ def _upload(sftp: paramiko.SFTPClient, job: Job, target: Target, context: Contex
                 f"uploading to {where}: the server holds {size} bytes of {job.size}; the upload was incomplete",
                 transient=True,
             )
+        failpoints.reached("upload")
         context.check_cancel()  # cut off before the file becomes visible, never after
         try:
             _rename_over(sftp, temporary, final)

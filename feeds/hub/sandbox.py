@@ -14,6 +14,7 @@ between pages) can be programmed for tests and benchmarks.
 from __future__ import annotations
 
 import importlib.resources
+import io
 import json
 import logging
 import math
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Iterable
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 import httpx
 
@@ -84,8 +85,12 @@ class Fault:
         return True
 
 
-class _Reset(ConnectionResetError):
-    """Raised in the middle of a body to cut the connection."""
+class CutConnection(Exception):
+    """Raised in the middle of a body: the server closes the connection there.
+
+    Not a ConnectionError: wsgiref ignores those, and the connection would stay
+    open with the client waiting for the rest of the body.
+    """
 
 
 @dataclass
@@ -399,7 +404,7 @@ class _BadRequest(Exception):
 
 def _cut(body: bytes) -> Iterable[bytes]:
     yield body[: len(body) // 2]
-    raise _Reset("sandbox fault: connection cut in the middle of the answer")
+    raise CutConnection("sandbox fault: connection cut in the middle of the answer")
 
 
 def _retry_after(seconds: float) -> str:
@@ -458,11 +463,47 @@ class SandboxTransport(httpx.WSGITransport):
             response = super().handle_request(request)
             response.read()
             return response
-        except ConnectionError as exc:
+        except (ConnectionError, CutConnection) as exc:
             raise httpx.RemoteProtocolError(str(exc), request=request) from None
 
 
+class _KeepAliveServerHandler(ServerHandler):
+    """wsgiref's handler, answering in HTTP/1.1; an answer cut short closes the connection."""
+
+    http_version = "1.1"
+
+    def handle_error(self) -> None:
+        self.request_handler.close_connection = True
+        super().handle_error()
+
+
 class _QuietHandler(WSGIRequestHandler):
+    """HTTP/1.1 with keep-alive, as Hub speaks it: one connection serves many requests."""
+
+    protocol_version = "HTTP/1.1"
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self._one()
+        while not self.close_connection:
+            self._one()
+
+    def _one(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline or len(self.raw_requestline) > 65536:
+            self.close_connection = True
+            return
+        if not self.parse_request():
+            return
+        # Read the whole body first: an answer given without reading it (a fault) must not
+        # leave it in the connection to be taken for the next request.
+        length = _int(self.headers.get("Content-Length") or "0") or 0
+        body = io.BytesIO(self.rfile.read(length) if length > 0 else b"")
+        handler = _KeepAliveServerHandler(body, self.wfile, self.get_stderr(), self.get_environ(),
+                                          multithread=True)
+        handler.request_handler = self
+        handler.run(self.server.get_app())
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("sandbox: " + format, *args)
 

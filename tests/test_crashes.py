@@ -1,0 +1,60 @@
+"""SIGKILL at chosen points of a daemon run, then a restart (failpoints, real processes).
+
+The slot's feed is delivered exactly once; when the crash fell between the
+upload and the ledger write, at most twice with the same content. The ledger
+stays readable throughout.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from processes import FEEDS, DaemonProcess, current_slot, history, sandbox_process, settings_for, upload, wait_for
+from servers import FtpServer
+
+
+@pytest.fixture(scope="module")
+def sandbox_base():
+    with sandbox_process(products=5000) as base:  # more than one render chunk: the render failpoint fires
+        yield base
+
+
+@pytest.mark.parametrize("point", ["fetch", "render", "upload", "ledger"])
+def test_sigkill_then_restart(tmp_path, sandbox_base, point):
+    root = tmp_path / "ftp"
+    root.mkdir()
+    with FtpServer(root) as server:
+        conf = settings_for(tmp_path, sandbox_base, outbox=False)
+        feed_id = upload(conf, {"organisation": 20 + len(point), "name": f"crash at {point}", "timeslot": current_slot(),
+                                "columns": ["name", "price"], "delivery_method": "FTP", "delivery_procotol": "FTP",
+                                "delivery_server": "127.0.0.1", "delivery_port": server.port,
+                                "delivery_user": server.user, "delivery_password": server.password,
+                                "filename": "stock.csv"}, tmp_path)
+        expected = subprocess.run([FEEDS, "--config", str(conf), "run", "--id", str(feed_id), "--dry-run"],
+                                  capture_output=True, timeout=60).stdout
+        crashing = DaemonProcess(conf, tmp_path / "crash.log", env={**os.environ, "FEEDS_FAILPOINT": point})
+        assert crashing.wait(60) == -signal.SIGKILL
+
+        runs = [r for r in history(conf) if r["feed_id"] == feed_id]  # the ledger is readable after the crash
+        assert [r["status"] for r in runs] == ["running"]
+        renames_before = server.commands.count("RNTO")
+        assert renames_before == (1 if point == "ledger" else 0)
+
+        restarted = DaemonProcess(conf, tmp_path / "restart.log")
+        wait_for(lambda: any(r["status"] == "delivered" for r in history(conf) if r["feed_id"] == feed_id),
+                 what="the delivery after the restart")
+        assert restarted.stop() == 0
+
+        runs = sorted((r for r in history(conf) if r["feed_id"] == feed_id), key=lambda r: r["run_id"])
+        assert [r["status"] for r in runs] == ["failed", "delivered"]
+        assert "abandoned" in runs[0]["error"]
+        assert server.files() == {"stock.csv": expected}  # complete, and no temporary file left
+        deliveries = server.commands.count("RNTO")
+        if point == "ledger":
+            assert deliveries == 2 and runs[0]["sha256"] == runs[1]["sha256"]  # twice, the same content
+        else:
+            assert deliveries == 1
