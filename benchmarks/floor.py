@@ -9,15 +9,11 @@ import os
 import sys
 from pathlib import Path
 
+from naive_rows import row
+
 rows = []
 for path in sorted(Path(sys.argv[1]).glob("page-*.json")):
-    for product in json.loads(path.read_bytes()):
-        if not product.get("product_code"):
-            continue
-        stock, price = product.get("stock"), product.get("price")
-        rows.append([product["product_code"], product.get("name") or "",
-                     stock if isinstance(stock, int) and stock > 0 else "",
-                     f"{price:.2f}" if isinstance(price, (int, float)) else ""])
+    rows.extend(r for r in map(row, json.loads(path.read_bytes())) if r is not None)
 with open(os.devnull, "w", newline="", encoding="utf-8") as sink:
     writer = csv.writer(sink, lineterminator="\r\n")
     writer.writerow(["sku", "name", "stock", "price"])

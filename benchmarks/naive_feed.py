@@ -12,6 +12,8 @@ import tempfile
 import httpx
 import paramiko
 
+from naive_rows import row
+
 base, host, port, user, password, remote = sys.argv[1:7]
 with httpx.Client(timeout=120) as http:
     token = http.post(base + "/oauth/token", data={"client_id": "sandbox", "client_secret": "sandbox-secret",
@@ -21,13 +23,7 @@ with httpx.Client(timeout=120) as http:
     page = 1
     while True:
         items = http.get(base + "/products", params={"page": page, "per_page": 1000}, headers=headers).json()
-        for product in items:
-            if not product.get("product_code"):
-                continue
-            stock, price = product.get("stock"), product.get("price")
-            rows.append([product["product_code"], product.get("name") or "",
-                         stock if isinstance(stock, int) and stock > 0 else "",
-                         f"{price:.2f}" if isinstance(price, (int, float)) else ""])
+        rows.extend(r for r in map(row, items) if r is not None)
         if len(items) < 1000:
             break
         page += 1

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import tenacity
 from pydantic import SecretStr
 
-from .. import redact
+from .. import failpoints, redact
 from ..config import FeedConfig
 from ..errors import Cancelled, DeliveryError
 
@@ -116,6 +116,34 @@ class Attempt:
     started_at: datetime
     ended_at: datetime
     error: str | None
+
+
+def tls_context(ca_file: str, verify: bool, what: str, setting: str) -> ssl.SSLContext:
+    """A TLS context that checks the server's certificate (against ``ca_file`` when given).
+
+    Turning verification off is possible for broken servers, and says so on every use.
+    """
+    context = ssl.create_default_context(cafile=ca_file or None)
+    if not verify:
+        log.warning("%s certificate verification is off (%s = false): the server is not authenticated", what, setting)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def before_publishing(size: int | None, job: Job, where: str, context: Context) -> None:
+    """The last checks before a temporary upload is renamed to its final name.
+
+    The server must hold the whole file; a shutdown past its grace cuts the
+    delivery off here, before the file becomes visible, never after.
+    """
+    if size is not None and size != job.size:
+        raise DeliveryError(
+            f"uploading to {where}: the server holds {size} bytes of {job.size}; the upload was incomplete",
+            transient=True,
+        )
+    failpoints.reached("upload")
+    context.check_cancel()
 
 
 def classify_os_error(exc: BaseException, what: str) -> DeliveryError:

@@ -23,7 +23,7 @@ import jinja2
 
 from .. import redact
 from ..errors import DeliveryError
-from .base import Context, Job, Target, classify_os_error
+from .base import Context, Job, Target, classify_os_error, tls_context
 
 log = logging.getLogger("feeds.deliver.email")
 
@@ -79,12 +79,7 @@ def build_message(job: Job, sender: str, limit_bytes: int) -> EmailMessage:
 
 
 def _tls_context(settings: Any) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=settings.smtp.ca_file or None)
-    if not settings.smtp.verify:
-        log.warning("SMTP certificate verification is off (smtp.verify = false): the server is not authenticated")
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    return tls_context(settings.smtp.ca_file, settings.smtp.verify, "SMTP", "smtp.verify")
 
 
 def _error(exc: BaseException, what: str) -> DeliveryError:

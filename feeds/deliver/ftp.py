@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import ftplib
 import logging
-import ssl
 import uuid
 from typing import Any
 
-from .. import failpoints, redact
+from .. import redact
 from ..errors import Cancelled, DeliveryError
-from .base import Context, Job, Target, classify_os_error
+from .base import Context, Job, Target, before_publishing, classify_os_error, tls_context
 
 log = logging.getLogger("feeds.deliver.ftp")
 BLOCK = 64 * 1024
@@ -35,15 +34,6 @@ class ReusingFTP_TLS(ftplib.FTP_TLS):
         if self._prot_p:  # type: ignore[attr-defined]
             conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)  # type: ignore[union-attr]
         return conn, size
-
-
-def tls_context(settings: Any) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=settings.ftps.ca_file or None)
-    if not settings.ftps.verify:
-        log.warning("FTPS certificate verification is off (ftps.verify = false): the server is not authenticated")
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _error(exc: BaseException, what: str) -> DeliveryError:
@@ -68,7 +58,9 @@ def _connect(target: Target, context: Context) -> ftplib.FTP:
     ftp: ftplib.FTP
     try:
         if target.protocol == "FTPS":
-            ftp = ReusingFTP_TLS(context=tls_context(context.settings), timeout=timeout)
+            ftps = context.settings.ftps
+            ftp = ReusingFTP_TLS(context=tls_context(ftps.ca_file, ftps.verify, "FTPS", "ftps.verify"),
+                                 timeout=timeout)
         else:
             ftp = ftplib.FTP(timeout=timeout)
         ftp.connect(target.host, target.port)
@@ -137,13 +129,7 @@ def send(job: Job, target: Target, context: Context) -> str:
             raise
         except Exception as exc:
             raise _error(exc, f"uploading to {where}") from None
-        if size is not None and size != job.size:
-            raise DeliveryError(
-                f"uploading to {where}: the server holds {size} bytes of {job.size}; the upload was incomplete",
-                transient=True,
-            )
-        failpoints.reached("upload")
-        context.check_cancel()  # cut off before the file becomes visible, never after
+        before_publishing(size, job, where, context)
         try:
             try:
                 ftp.rename(temporary, job.filename)

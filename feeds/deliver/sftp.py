@@ -19,9 +19,9 @@ from typing import Any
 
 import paramiko
 
-from .. import failpoints, redact
+from .. import redact
 from ..errors import Cancelled, DeliveryError
-from .base import Context, Job, Target, classify_os_error
+from .base import Context, Job, Target, before_publishing, classify_os_error
 
 log = logging.getLogger("feeds.deliver.sftp")
 
@@ -174,13 +174,7 @@ def _upload(sftp: paramiko.SFTPClient, job: Job, target: Target, context: Contex
             size = sftp.stat(temporary).st_size
         except Exception as exc:
             raise _error(exc, f"uploading to {where}") from None
-        if size != job.size:
-            raise DeliveryError(
-                f"uploading to {where}: the server holds {size} bytes of {job.size}; the upload was incomplete",
-                transient=True,
-            )
-        failpoints.reached("upload")
-        context.check_cancel()  # cut off before the file becomes visible, never after
+        before_publishing(size, job, where, context)
         try:
             _rename_over(sftp, temporary, final)
         except Exception as exc:
