@@ -158,6 +158,8 @@ class Sandbox:
         self._rng = random.Random(0)
         self.counts: Counter[str] = Counter()
         self.log: list[tuple[str, str, str]] = []
+        #: (monotonic time, method, path, page) of every request, for timing tests
+        self.arrivals: list[tuple[float, str, str, int | None]] = []
 
     # --- construction --------------------------------------------------------
 
@@ -190,6 +192,7 @@ class Sandbox:
         with self._lock:
             self.counts[f"{method} {path if not path.startswith('/feeds/') else '/feeds/{id}'}"] += 1
             self.log.append((method, path, environ.get("QUERY_STRING", "")))
+            self.arrivals.append((time.monotonic(), method, path, page))
             faults = [f for f in self.faults if f.matches(method, path, page)]
         if self.latency:
             time.sleep(self.latency)
