@@ -14,6 +14,10 @@ import threading
 from urllib.parse import quote
 
 MASK = "********"
+#: Shorter secrets are masked where they are known (``show``, manifests) but not
+#: searched for in free text: masking "stock" or "price" everywhere would mangle
+#: ordinary messages, and a password that short protects little anyway.
+MIN_LENGTH = 6
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -28,12 +32,17 @@ def register(*values: object) -> None:
             if hasattr(value, "get_secret_value"):
                 value = value.get_secret_value()
             text = str(value)
-            # Masking very short strings would mangle ordinary text.
-            if len(text) >= 3:
+            if len(text) >= MIN_LENGTH:
                 _secrets.add(text)
                 encoded = quote(text, safe="")
                 if encoded != text:
                     _secrets.add(encoded)
+
+
+def forget_all() -> None:
+    """Forget every registered secret (for tests, which must not see each other's)."""
+    with _lock:
+        _secrets.clear()
 
 
 def redact(text: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from feeds import redact
 from feeds.hub.client import HubClient
 from feeds.hub.sandbox import CLIENT_ID, CLIENT_SECRET, RunningSandbox, Sandbox
 from feeds.settings import HubSettings
@@ -19,11 +20,12 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch, tmp_path):
-    """No FEEDS_* variable or ./feeds.toml of the developer leaks into a test."""
+    """No FEEDS_* variable, ./feeds.toml or secret registered by another test leaks into a test."""
     for name in list(os.environ):
         if name.startswith("FEEDS_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+    redact.forget_all()
 
 
 @pytest.fixture

@@ -149,3 +149,13 @@ def test_no_secret_anywhere(world, tmp_path):
             assert secret.encode() not in text, f"{secret} found in {where}"
     manifest = json.loads(next((tmp_path / "outbox" / "5").glob("*.manifest.json")).read_text())
     assert manifest["remote"]["password"] == "********"
+
+
+def test_short_secrets_do_not_mangle_ordinary_text():
+    from feeds import redact
+
+    redact.register("price", "stock-secret-1")
+    assert redact.redact("prices.csv, stock-secret-1") == "prices.csv, ********"
+    from feeds.config import masked
+
+    assert masked({"delivery_password": "pw"})["delivery_password"] == "********"
