@@ -278,6 +278,10 @@ def daemon(app: App, metrics_port: int | None, metrics_host: str) -> None:
     """Deliver every active feed in its timeslot, every day."""
     from .daemon import run_daemon
 
+    if app.verbose == 0:
+        # A daemon's journal should show every run and wake, not only problems.
+        logging.getLogger("feeds").setLevel(logging.INFO)
+
     run_daemon(app.settings, metrics_port=metrics_port, metrics_host=metrics_host)
 
 

@@ -344,7 +344,7 @@ def run_daemon(settings: Any, *, metrics_port: int | None = None, metrics_host: 
     stop = threading.Event()
 
     def on_signal(signum: int, _: Any) -> None:
-        log.warning("received %s: stopping new work", signal.Signals(signum).name)
+        log.info("received %s: stopping new work", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -358,7 +358,7 @@ def run_daemon(settings: Any, *, metrics_port: int | None = None, metrics_host: 
             from .errors import UsageError
 
             raise UsageError(f"--metrics-port {metrics_port} cannot be used on {metrics_host}: {exc.strerror}") from None
-        log.warning("metrics and /healthz on http://%s:%d", metrics_host, server.server_address[1])
+        log.info("metrics and /healthz on http://%s:%d", metrics_host, server.server_address[1])
 
     def safe_wake() -> None:
         try:
@@ -370,7 +370,7 @@ def run_daemon(settings: Any, *, metrics_port: int | None = None, metrics_host: 
     scheduler.add_job(safe_wake, wake_trigger(), id="wake",
                       misfire_grace_time=600, coalesce=True, max_instances=2)
     scheduler.start()
-    log.warning("feeds daemon started (pid %d): waking at every :00 and :30 UTC, at most %d feeds at once",
+    log.info("feeds daemon started (pid %d): waking at every :00 and :30 UTC, at most %d feeds at once",
                 os.getpid(), settings.schedule.max_parallel)
     threading.Thread(target=safe_wake, name="startup-wake", daemon=True).start()
     while not stop.wait(1.0):
@@ -379,7 +379,7 @@ def run_daemon(settings: Any, *, metrics_port: int | None = None, metrics_host: 
     cut = daemon.stop(settings.schedule.shutdown_grace)
     if server is not None:
         server.shutdown()
-    log.warning("feeds daemon stopped%s", f"; {len(cut)} run(s) cut off and recorded" if cut else "")
+    log.info("feeds daemon stopped%s", f"; {len(cut)} run(s) cut off and recorded" if cut else "")
     for handler in logging.getLogger().handlers:
         handler.flush()
     sys.stdout.flush()
