@@ -187,7 +187,8 @@ class Daemon:
                 continue
             if raw.get("active") is False:
                 continue
-            # First seen active: a fresh install, or a feed switched on, does not catch up earlier slots.
+            # When this ledger first saw the feed active: a fresh install, or a new feed, does not
+            # catch up slots from before it was known.
             first_seen = self.ledger.first_seen(feed_id, now)
             timeslot = usable_timeslot(raw.get("timeslot"))
             if timeslot is None:

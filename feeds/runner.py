@@ -156,7 +156,7 @@ def run_feed(
     ``force``; that refusal is not a run and is not recorded.
     """
     from . import archive
-    from .deliver import Context, Job, deliver
+    from .deliver import Context, Job, deliver, target_for
 
     result = RunResult(feed_id, "", trigger, slot_start=slot_start)
     if raw is None:
@@ -178,8 +178,6 @@ def run_feed(
         feed = validated(raw, feed_id)
         generated_at = datetime.now(timezone.utc)
         result.filename = file_name(feed, generated_at)
-        from .deliver import target_for
-
         target = target_for(feed, settings)  # refuses an unconfirmed SITC feed before any work
         result.destination = target.describe(result.filename)
         if callable(catalogue):
@@ -215,6 +213,8 @@ def run_feed(
         result.status, result.error = "failed", f"cut off: {exc}"
     except FeedsError as exc:
         result.status, result.error = "failed", str(exc)
+    except OSError as exc:  # the local disk: the spool or archive folder full or not writable
+        result.status, result.error = "failed", f"the file could not be written on this machine: {exc.strerror} ({exc.filename})"
     except Exception as exc:  # a bug must not stop the other feeds: record it
         log.exception("feed %s: unexpected error", feed_id)
         result.status, result.error = "failed", f"unexpected {type(exc).__name__}: {exc}"

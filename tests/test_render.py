@@ -309,3 +309,16 @@ def test_money_always_has_two_fraction_digits_and_rounds_half_up(value):
     assert abs(Decimal(text) - value) <= Decimal("0.005")
     if abs(Decimal(text) - value) == Decimal("0.005"):
         assert abs(Decimal(text)) > abs(value)  # half away from zero
+
+
+def test_file_names():
+    from datetime import datetime, timedelta, timezone
+
+    from feeds.filenames import feed_filename
+
+    when = datetime(2026, 11, 26, 23, 5, 9, tzinfo=timezone.utc)
+    assert feed_filename("EMAIL", None, None, when) == "Hub Feed 20261126230509.csv"
+    assert feed_filename("FTP", "Stock-%Y-%m-%d.csv", None, when) == "Stock-2026-11-26.csv"
+    in_paris = when.astimezone(timezone(timedelta(hours=1)))
+    assert feed_filename("FTP", "%H%M.csv", None, in_paris) == "2305.csv"  # always UTC
+    assert feed_filename("SITC", "ignored-%Y.csv", "My %Y Feed.csv", when) == "My %Y Feed.csv"  # as it is
