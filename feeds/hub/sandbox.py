@@ -449,9 +449,8 @@ def load_sample_feeds() -> dict[int, dict[str, Any]]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         match = SAMPLE_FEED_FILE.match(entry.name)
         if match:
-            data = json.loads(entry.read_text(encoding="utf-8"))
-            data["id"] = int(match.group(1))
-            feeds[data["id"]] = data
+            fid = int(match.group(1))
+            feeds[fid] = {"id": fid, **json.loads(entry.read_text(encoding="utf-8"))}
     return feeds
 
 
