@@ -509,6 +509,7 @@ def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
     results: list[list[FeedCheck]] = []
     by_organisation: dict[int, int] = {}
     ids: dict[int, str] = {}
+    sitc_names: dict[str, str] = {}
     for source, document in documents:
         if isinstance(document, list):
             items = [(f"feeds[{i}]", item) for i, item in enumerate(document)]
@@ -531,6 +532,17 @@ def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
                             f"Hub allows at most {MAX_FEEDS_PER_ORGANISATION} per organisation",
                         ))
                         check.feed = None
+                sitc_name = item.get("sitc_filename")
+                if item.get("delivery_method") == "SITC" and isinstance(sitc_name, str) and sitc_name:
+                    here = f"{source} {prefix}".strip()
+                    if sitc_name in sitc_names:
+                        check.warnings.append(Problem(
+                            f"{prefix}.sitc_filename" if prefix else "sitc_filename",
+                            f"{_show(sitc_name)} is also the sitc_filename of {sitc_names[sitc_name]}; both files go "
+                            "to the same place on Stock In The Channel and the later one replaces the other",
+                        ))
+                    else:
+                        sitc_names[sitc_name] = here
                 fid = item.get("id")
                 if isinstance(fid, int) and not isinstance(fid, bool):
                     here = f"{source} {prefix}".strip()

@@ -248,3 +248,10 @@ def test_schema_is_json_schema_with_the_rules():
     assert "delivery_procotol" in props
     assert set(schema["required"]) == {"organisation", "name", "timeslot", "columns", "delivery_method"}
     assert any(rule["then"].get("required") == ["delivery_email"] for rule in schema["allOf"])
+
+
+def test_two_sitc_feeds_with_one_file_name_warn():
+    (checks,) = check_documents([("x.json", [SITC, {**SITC, "organisation": 2}])])
+    assert checks[0].warnings == []
+    assert "is also the sitc_filename of x.json feeds[0]" in str(checks[1].warnings[0])
+    assert checks[1].ok
