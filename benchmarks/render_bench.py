@@ -14,7 +14,6 @@ escape method at least 0.7x csv.writer's rows/s.
 from __future__ import annotations
 
 import csv
-import io
 import os
 import sys
 import time
@@ -77,8 +76,8 @@ def peak_bytes(fn, *args) -> int:
 def main(sizes: list[int]) -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     print()
-    print(f"| products | writer | seconds | rows/s | vs csv.writer | peak memory while rendering |")
-    print(f"|---:|---|---:|---:|---:|---:|")
+    print("| products | writer | seconds | rows/s | vs csv.writer | peak memory while rendering |")
+    print("|---:|---|---:|---:|---:|---:|")
     failed = False
     for size in sizes:
         catalogue = catalogue_of(size)

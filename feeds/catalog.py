@@ -17,7 +17,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -176,9 +176,6 @@ class Catalogue:
         ]
         pick = itemgetter(*indices)
         return map(pick, self.records)
-
-    def left_out(self) -> int:
-        return self.without_code + self.unreadable
 
     def notes(self, feed: FeedConfig) -> list[str]:
         """What a run's summary says about products that did not print in full."""

@@ -12,7 +12,6 @@ import logging
 import sys
 import traceback
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import click

@@ -26,7 +26,7 @@ from . import redact
 from .catalog import Catalogue, load_catalogue
 from .errors import FeedsError, HubError
 from .ledger import stamp
-from .metrics import Metrics
+from .metrics import Metrics, serve
 
 log = logging.getLogger("feeds.daemon")
 
@@ -354,7 +354,7 @@ def run_daemon(settings: Any, *, metrics_port: int | None = None, metrics_host: 
     server = None
     if metrics_port is not None:
         try:
-            server = serve_metrics(metrics, daemon, metrics_host, metrics_port)
+            server = serve(metrics, daemon.health, metrics_host, metrics_port)
         except OSError as exc:
             from .errors import UsageError
 
@@ -387,9 +387,3 @@ def run_daemon(settings: Any, *, metrics_port: int | None = None, metrics_host: 
     sys.stderr.flush()
     # Worker threads still blocked on a network call must not hold the exit.
     os._exit(0)
-
-
-def serve_metrics(metrics: Metrics, daemon: Daemon, host: str, port: int) -> Any:
-    from .metrics import serve
-
-    return serve(metrics, daemon.health, host, port)

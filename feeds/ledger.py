@@ -17,7 +17,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -448,11 +447,6 @@ class Ledger:
         except IntegrityError:
             return self.first_seen(feed_id, now)
 
-    def set_first_seen(self, feed_id: int, when: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(feeds_seen).where(feeds_seen.c.feed_id == feed_id))
-            conn.execute(insert(feeds_seen).values(feed_id=feed_id, first_seen=stamp(when)))
-
     # --- temporary files on servers (removed by the next run after a crash) ----------
 
     def leftovers(self, feed_id: int, target: str) -> list[str]:
@@ -487,7 +481,3 @@ class Ledger:
         with self.engine.begin() as conn:
             gone = conn.execute(delete(host_keys).where(and_(host_keys.c.host == host, host_keys.c.port == port)))
             return gone.rowcount > 0
-
-    def known_host_keys(self) -> Iterator[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            yield from (dict(row) for row in conn.execute(select(host_keys)).mappings())

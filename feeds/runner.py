@@ -22,7 +22,7 @@ from .catalog import Catalogue, load_catalogue
 from .config import FeedConfig, check_feed
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
 from .filenames import check_filename, feed_filename
-from .render import Rendered, render_feed
+from .render import render_feed
 
 log = logging.getLogger("feeds.run")
 
@@ -97,15 +97,6 @@ def file_name(feed: FeedConfig, when: datetime) -> str:
     return name
 
 
-def render_file(
-    feed: FeedConfig,
-    catalogue: Catalogue,
-    out: BinaryIO,
-    on_rows: Callable[[int], None] | None = None,
-) -> Rendered:
-    return render_feed(catalogue, feed, out, on_rows=on_rows)
-
-
 def dry_run(
     hub: Any,
     feed_id: int,
@@ -122,7 +113,7 @@ def dry_run(
     generated_at = datetime.now(timezone.utc)
     result.filename = file_name(feed, generated_at)
     catalogue = catalogue or load_catalogue(hub, on_page=on_page)
-    rendered = render_file(feed, catalogue, output)
+    rendered = render_feed(catalogue, feed, output)
     result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
     result.notes = catalogue.notes(feed)
     result.status = "rendered"
@@ -186,7 +177,7 @@ def run_feed(
         archive_dir = settings.archive_path
         fd, spool = archive.spool_file(archive_dir)
         with os.fdopen(fd, "wb") as out:
-            rendered = render_file(feed, catalogue, out)
+            rendered = render_feed(catalogue, feed, out)
         result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
         result.notes = catalogue.notes(feed)
         ledger.update_run(run_id, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,

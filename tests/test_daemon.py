@@ -16,7 +16,6 @@ from feeds.hub.sandbox import Catalogue, Fault, RunningSandbox, Sandbox
 from feeds.ledger import Ledger
 from feeds.metrics import Metrics, serve
 
-from conftest import hub_settings
 from delivery_helpers import BASE_FEED, make_settings
 from servers import FtpServer, free_port
 

@@ -11,7 +11,6 @@ import zipfile
 from pathlib import Path
 
 import asyncssh
-import paramiko
 import pytest
 
 from feeds.config import FeedConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from feeds.hub.sandbox import CLIENT_ID, CLIENT_SECRET, Catalogue, Sandbox
+from feeds.hub.sandbox import CLIENT_ID, CLIENT_SECRET, Catalogue
 from feeds.hub.sandbox_data import VENDORS, product
 
 

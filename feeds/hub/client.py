@@ -14,7 +14,6 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator

@@ -72,9 +72,10 @@ class Fault:
     hits: int = 0
 
     def matches(self, method: str, path: str, page: int | None) -> bool:
-        if not path.startswith(self.path) or (self.page is not None and page != self.page):
+        """Whether this request (``path`` or a path under it) gets the fault; counts what it hits."""
+        if not (path == self.path or path.startswith(self.path + "/")):
             return False
-        if self.kind == "status" and method == "POST" and self.path != path:
+        if self.page is not None and page != self.page:
             return False
         self.seen += 1
         if self.seen <= self.after:
