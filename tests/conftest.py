@@ -81,3 +81,16 @@ def postgres():
         pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_outlives_its_test():
+    """A failed assertion must not leave a `feeds daemon` process running."""
+    yield
+    from processes import STARTED
+
+    while STARTED:
+        daemon = STARTED.pop()
+        if daemon.process.poll() is None:
+            daemon.process.kill()
+            daemon.process.wait(timeout=10)

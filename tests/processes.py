@@ -61,10 +61,15 @@ def sandbox_process(products: int = 250) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+#: daemons started by the running test; the conftest kills any left when the test ends
+STARTED: list["DaemonProcess"] = []
+
+
 class DaemonProcess:
     """`feeds -v daemon` with its output in a log file."""
 
     def __init__(self, conf: Path, log: Path, metrics_port: int | None = None, env: dict[str, str] | None = None):
+        STARTED.append(self)
         args = [FEEDS, "-v", "--config", str(conf), "daemon"]
         if metrics_port:
             args += ["--metrics-port", str(metrics_port)]
