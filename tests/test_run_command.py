@@ -16,6 +16,18 @@ GOLDEN = SAMPLES.parent / "tests" / "golden"
 SANDBOX_TOML = str(SAMPLES / "sandbox.toml")
 
 
+def http_settings(tmp_path, hub_server, extra: str = ""):
+    """Settings for the sandbox served over HTTP, with the ledger in ``tmp_path``."""
+    return write_settings(tmp_path / "f.toml", f"""
+[hub]
+base_url = "{hub_server.base_url}"
+client_id = "sandbox"
+client_secret = "sandbox-secret"
+{extra}[state]
+database = "{tmp_path}/db.sqlite"
+""")
+
+
 def invoke(*args):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
@@ -66,16 +78,7 @@ def test_inactive_feed_needs_force(tmp_path):
 def test_a_failed_delivery_exits_1_and_is_recorded(tmp_path, hub_server, sandbox):
     sandbox.feeds[1] = {**sandbox.feeds[2], "id": 1, "active": True, "delivery_procotol": "FTP",
                         "delivery_server": "127.0.0.1", "delivery_port": 9}
-    conf = write_settings(tmp_path / "f.toml", f"""
-[hub]
-base_url = "{hub_server.base_url}"
-client_id = "sandbox"
-client_secret = "sandbox-secret"
-[delivery]
-retry_wait = 0
-[state]
-database = "{tmp_path}/db.sqlite"
-""")
+    conf = http_settings(tmp_path, hub_server, "[delivery]\nretry_wait = 0\n")
     result = invoke("--config", str(conf), "run", "--id", "1")
     assert result.exit_code == 1
     assert "feed 1 (FTP feed): failed after" in result.output and "connection refused" in result.output
@@ -91,14 +94,7 @@ def test_run_to_a_real_ftp_server_through_the_command(tmp_path, hub_server, sand
                             "delivery_method": "FTP", "delivery_procotol": "FTP", "delivery_server": "127.0.0.1",
                             "delivery_port": server.port, "delivery_user": server.user,
                             "delivery_password": server.password, "filename": "prices.csv"}
-        conf = write_settings(tmp_path / "f.toml", f"""
-[hub]
-base_url = "{hub_server.base_url}"
-client_id = "sandbox"
-client_secret = "sandbox-secret"
-[state]
-database = "{tmp_path}/db.sqlite"
-""")
+        conf = http_settings(tmp_path, hub_server)
         result = invoke("--config", str(conf), "run", "--id", "5")
         assert result.exit_code == 0, result.output
         assert f"to ftp://feeder@127.0.0.1:{server.port}/prices.csv" in result.output
