@@ -21,7 +21,7 @@ import tracemalloc
 
 from feeds.catalog import CatalogueBuilder
 from feeds.config import FeedConfig
-from feeds.hub.sandbox_data import VENDORS, products
+from feeds.hub.sandbox.data import VENDORS, products
 from feeds.render import render
 
 COLUMNS = ["name", "stock", "price", "rrp", "vendor", "mpn", "ean"]

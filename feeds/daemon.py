@@ -20,19 +20,26 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import redact
+from . import redact, retry
 from .catalog import Catalogue, load_catalogue
+from .config import HubFeed
 from .errors import FeedsError, HubError
 from .ledger import stamp
 from .metrics import Metrics, serve
+from .runner import run_feed
+
+if TYPE_CHECKING:
+    from .hub import HubClient
+    from .ledger import Ledger
+    from .runner import RunResult  # noqa: F401 (annotations only)
+    from .settings import Settings
 
 log = logging.getLogger("feeds.daemon")
 
 SLOT = timedelta(minutes=30)
 DAY = timedelta(days=1)
-MAX_TRIES_PER_SLOT = 3
 
 
 def utcnow() -> datetime:
@@ -59,16 +66,10 @@ def latest_due(timeslot: int, now: datetime) -> datetime:
     return due if due <= now else due - DAY
 
 
-def usable_timeslot(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1410 and value % 30 == 0:
-        return value
-    return None
-
-
 class SharedCatalogue:
     """One catalogue read per wake, shared by its feeds; read on first use only."""
 
-    def __init__(self, hub: Any, metrics: Metrics | None):
+    def __init__(self, hub: HubClient, metrics: Metrics | None):
         self._hub = hub
         self._metrics = metrics
         self._lock = threading.Lock()
@@ -96,19 +97,23 @@ class SharedCatalogue:
 
 @dataclass
 class Due:
-    feed_id: int
+    feed: HubFeed
     slot: datetime
     trigger: str
-    raw: dict[str, Any]
+
+    @property
+    def feed_id(self) -> int:
+        assert self.feed.id is not None
+        return self.feed.id
 
 
 @dataclass
 class Daemon:
     """The schedule, the pool of runs and the shutdown, around ``wake``."""
 
-    settings: Any
-    hub: Any
-    ledger: Any
+    settings: Settings
+    hub: HubClient
+    ledger: Ledger
     clock: Callable[[], datetime] = utcnow
     metrics: Metrics | None = None
     sleep: Callable[[float], None] = time.sleep
@@ -160,42 +165,41 @@ class Daemon:
             started.append(future)
         return started
 
-    def _read_feeds(self, now: datetime, slot: datetime) -> list[dict[str, Any]] | None:
-        """The feed list from Hub; a Hub outage is retried until the slot is nearly over."""
+    def _read_feeds(self, now: datetime, slot: datetime) -> list[HubFeed] | None:
+        """The feed list from Hub; a Hub outage is retried (``retry.FEED_LIST``) until the slot is nearly over."""
         deadline = slot + SLOT - timedelta(minutes=2)
-        pause = 15.0
+        pauses = retry.FEED_LIST.pauses()
         while True:
             try:
-                return self.hub.list_feeds()
+                return [HubFeed.read(raw) for raw in self.hub.list_feeds()]
             except FeedsError as exc:
                 remaining = (deadline - self.clock()).total_seconds()
                 if remaining <= 0 or self.stopping.is_set():
                     log.error("could not read the feed list from Hub in the %s slot: %s; trying again at the next wake",
                               slot.strftime("%H:%M"), exc)
                     return None
-                wait = min(pause, remaining)
+                wait = min(next(pauses), remaining)
                 log.warning("could not read the feed list from Hub (%s); trying again in %.0f s", exc, wait)
                 self.sleep(wait)
-                pause = min(pause * 2, 120.0)
 
-    def _due(self, feeds: list[dict[str, Any]], now: datetime, slot: datetime) -> list[Due]:
+    def _due(self, feeds: list[HubFeed], now: datetime, slot: datetime) -> list[Due]:
         due = []
-        for raw in feeds:
-            feed_id = raw.get("id")
-            if not isinstance(feed_id, int) or isinstance(feed_id, bool):
-                log.error("Hub sent a feed without a usable id (%s); it is skipped", redact.redact(str(raw.get("id"))))
+        for feed in feeds:
+            feed_id = feed.id
+            if feed_id is None:
+                log.error("Hub sent a feed without a usable id (%s); it is skipped",
+                          redact.redact(str(feed.raw.get("id"))))
                 continue
-            if raw.get("active") is False:
+            if not feed.active:
                 continue
             # When this ledger first saw the feed active: a fresh install, or a new feed, does not
             # catch up slots from before it was known.
             first_seen = self.ledger.first_seen(feed_id, now)
-            timeslot = usable_timeslot(raw.get("timeslot"))
-            if timeslot is None:
+            if feed.timeslot is None:
                 log.error("feed %s has no usable timeslot (%s); it cannot be scheduled until it is fixed on Hub",
-                          feed_id, redact.redact(str(raw.get("timeslot"))))
+                          feed_id, redact.redact(str(feed.raw.get("timeslot"))))
                 continue
-            feed_slot = latest_due(timeslot, now)
+            feed_slot = latest_due(feed.timeslot, now)
             if feed_slot == slot:
                 trigger = "schedule"
             elif now - feed_slot < DAY and feed_slot >= first_seen:
@@ -207,16 +211,15 @@ class Daemon:
             with self._lock:
                 if (feed_id, feed_slot) in self._active:
                     continue
-            due.append(Due(feed_id, feed_slot, trigger, raw))
+            due.append(Due(feed, feed_slot, trigger))
         return due
 
-    def _run(self, item: Due, catalogue: SharedCatalogue) -> Any:
-        from .runner import run_feed
+    def _run(self, item: Due, catalogue: SharedCatalogue) -> RunResult | None:
 
         key = (item.feed_id, item.slot)
         if self.stopping.is_set():
             return None
-        if not self.ledger.claim(item.feed_id, item.slot, self._lease, now=self.clock(), max_tries=MAX_TRIES_PER_SLOT):
+        if not self.ledger.claim(item.feed_id, item.slot, self._lease, now=self.clock(), max_tries=retry.RUNS_PER_SLOT):
             log.info("feed %s, slot %s: claimed elsewhere or already done", item.feed_id, item.slot.strftime("%H:%M"))
             return None
         with self._lock:
@@ -228,7 +231,7 @@ class Daemon:
         renewer.start()
         try:
             result = run_feed(self.settings, self.hub, self.ledger, item.feed_id, trigger=item.trigger, force=True,
-                              raw=item.raw, catalogue=catalogue, slot_start=item.slot, cancel=self.cancel,
+                              raw=dict(item.feed.raw), catalogue=catalogue, slot_start=item.slot, cancel=self.cancel,
                               on_started=lambda run_id: self.ledger.attach_run(item.feed_id, item.slot, run_id),
                               **self.run_options)
             self.ledger.settle(item.feed_id, item.slot, "delivered" if result.status == "delivered" else "failed")
@@ -329,7 +332,7 @@ class Daemon:
         return fresh and not self.stopping.is_set(), detail
 
 
-def run_daemon(settings: Any, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
+def run_daemon(settings: Settings, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
     """``feeds daemon``: wake at every :00 and :30 UTC until SIGTERM or SIGINT."""
     from apscheduler.schedulers.background import BackgroundScheduler
 

@@ -45,12 +45,15 @@ class DeliveryError(FeedsError):
 
     ``transient`` says whether another attempt may succeed (a dropped
     connection, an SMTP 4xx); permanent failures (login refused, an SMTP 5xx,
-    a changed host key) are never retried.
+    a changed host key) are never retried. ``reason`` is the short cause
+    ``feeds check`` prints (``login refused``, ``folder not writable``,
+    ``host key changed``), when the method knows it.
     """
 
-    def __init__(self, message: str, *, transient: bool = False):
+    def __init__(self, message: str, *, transient: bool = False, reason: str | None = None):
         super().__init__(message)
         self.transient = transient
+        self.reason = reason
 
 
 class Cancelled(FeedsError):

@@ -1,5 +1,7 @@
 """File names: Hub's default pattern, strftime expansion and the safety rule.
 
+Which name a feed's file gets is its delivery method's choice (``Method.file_name``).
+
 A file name ends up as a path component on somebody else's server and as an
 attachment name in a mail, so it must be one plain name (SPEC §3): 1 to 255
 bytes of UTF-8, no slash, backslash, NUL or control character, not ``.`` or
@@ -44,10 +46,3 @@ def expand_pattern(pattern: str, when: datetime) -> str:
     if when.tzinfo is not None:
         when = when.astimezone(timezone.utc)
     return when.strftime(pattern)
-
-
-def feed_filename(method: str, filename: str | None, sitc_filename: str | None, when: datetime) -> str:
-    """The name of the file a feed delivers, generated at ``when`` (SPEC §3)."""
-    if method == "SITC":
-        return sitc_filename or ""
-    return expand_pattern(filename or HUB_DEFAULT_PATTERN, when)

@@ -43,6 +43,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 
 from . import redact
 from .errors import SettingsError
+from .retry import RUNS_PER_SLOT
 
 log = logging.getLogger("feeds.ledger")
 
@@ -327,7 +328,7 @@ class Ledger:
     # --- claims (SPEC §5) -----------------------------------------------------------
 
     def claim(self, feed_id: int, slot_start: datetime, lease: timedelta, now: datetime | None = None,
-              owner: str | None = None, max_tries: int = 3) -> bool:
+              owner: str | None = None, max_tries: int = RUNS_PER_SLOT) -> bool:
         """Take (feed, slot) for a run.
 
         False when the slot is delivered, held by a live claim, or has been

@@ -1,16 +1,30 @@
 """Keeping secrets out of everything the product writes.
 
-Secrets (the Hub client secret and tokens, delivery passwords, the SMTP and
-SITC passwords) are registered here as soon as they are read. A logging filter
-replaces them in every log record, and ``redact()`` does the same for error
-messages, ledger rows and manifests, so that a secret that slips into a
-message (a server echoing a password, an exception's text) is still masked.
+Secrets are masked by structure first: a password field is shown as
+``********`` where it is known to be one (``show``, manifests, destinations).
+As a second line of defence, secret values are registered where they come in,
+and every log line, error message and ledger field is searched for them:
+
+- the operator's secrets (the Hub client secrets and tokens, the SMTP and SITC
+  passwords) are registered by the settings and the Hub client, in the
+  process-wide scope, and masked everywhere;
+- a feed's own secrets (its delivery password) are registered by its run, in
+  that run's scope (``run_scope``), and masked only in what that run writes.
+  A reseller whose password is a common word (``delivered``) must not mangle
+  other feeds' log lines and ledger rows (SPEC §11).
+
+The scope follows the code through ``contextvars``: a run's worker thread
+enters its scope, and the logging filter masks with the scope of the thread
+that logs.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
 MASK = "********"
@@ -19,42 +33,80 @@ MASK = "********"
 #: ordinary messages, and a password that short protects little anyway.
 MIN_LENGTH = 6
 
-_lock = threading.Lock()
-_secrets: set[str] = set()
+
+class Secrets:
+    """A set of secret values, masked in text together with its parent's."""
+
+    def __init__(self, parent: Secrets | None = None):
+        self.parent = parent
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+
+    def add(self, *values: object) -> None:
+        with self._lock:
+            for value in values:
+                if value is None:
+                    continue
+                if hasattr(value, "get_secret_value"):
+                    value = value.get_secret_value()
+                text = str(value)
+                if len(text) >= MIN_LENGTH:
+                    self._values.add(text)
+                    encoded = quote(text, safe="")
+                    if encoded != text:
+                        self._values.add(encoded)
+
+    def values(self) -> set[str]:
+        with self._lock:
+            own = set(self._values)
+        return own | self.parent.values() if self.parent is not None else own
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+    def mask(self, text: str) -> str:
+        if not text:
+            return text
+        for secret in sorted(self.values(), key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+
+#: the operator's secrets: masked in everything the process writes
+OPERATOR = Secrets()
+_current: contextvars.ContextVar[Secrets] = contextvars.ContextVar("feeds_secrets", default=OPERATOR)
+
+
+def current() -> Secrets:
+    return _current.get()
+
+
+@contextmanager
+def run_scope() -> Iterator[Secrets]:
+    """A scope for one feed run: its secrets are masked inside it, and only there."""
+    scope = Secrets(parent=OPERATOR)
+    token = _current.set(scope)
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
 
 
 def register(*values: object) -> None:
-    """Remember secret values so that they are masked wherever they appear."""
-    with _lock:
-        for value in values:
-            if value is None:
-                continue
-            if hasattr(value, "get_secret_value"):
-                value = value.get_secret_value()
-            text = str(value)
-            if len(text) >= MIN_LENGTH:
-                _secrets.add(text)
-                encoded = quote(text, safe="")
-                if encoded != text:
-                    _secrets.add(encoded)
+    """Register secret values in the current scope (process-wide outside a run)."""
+    current().add(*values)
 
 
 def forget_all() -> None:
-    """Forget every registered secret (for tests, which must not see each other's)."""
-    with _lock:
-        _secrets.clear()
+    """Forget every registered operator secret (for tests, which must not see each other's)."""
+    OPERATOR.clear()
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with every registered secret replaced by ``MASK``."""
-    if not text:
-        return text
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    """Return ``text`` with every secret of the current scope replaced by ``MASK``."""
+    return current().mask(text)
 
 
 def redact_data(value: object) -> object:
@@ -69,7 +121,7 @@ def redact_data(value: object) -> object:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that masks registered secrets in the final message."""
+    """A logging filter that masks the secrets of the logging thread's scope in the final message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -11,18 +11,24 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import failpoints, redact
+from . import archive, failpoints, redact
 from .catalog import Catalogue, load_catalogue
-from .config import FeedConfig, check_feed
+from .config import SECRET_FIELDS, FeedConfig, HubFeed, check_feed
+from .deliver import Attempt, Context, Job, deliver, target_for
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
-from .filenames import check_filename, feed_filename
+from .filenames import check_filename
 from .render import render_feed
+
+if TYPE_CHECKING:
+    from .hub import HubClient
+    from .ledger import Ledger
+    from .settings import Settings
 
 log = logging.getLogger("feeds.run")
 
@@ -70,13 +76,13 @@ class RunResult:
         return redact.redact(line)
 
 
-def read_feed(hub: Any, feed_id: int) -> tuple[FeedConfig, dict[str, Any]]:
+def read_feed(hub: HubClient, feed_id: int) -> tuple[FeedConfig, dict[str, Any]]:
     """Fetch a feed configuration from Hub and validate it; ConfigError when invalid."""
     raw = hub.get_feed(feed_id)
     return validated(raw, feed_id), raw
 
 
-def validated(raw: dict[str, Any], feed_id: int | None = None) -> FeedConfig:
+def validated(raw: Mapping[str, Any], feed_id: int | None = None) -> FeedConfig:
     check = check_feed(raw)
     label = f"feed {feed_id if feed_id is not None else raw.get('id')}"
     for warning in check.warnings:
@@ -89,16 +95,15 @@ def validated(raw: dict[str, Any], feed_id: int | None = None) -> FeedConfig:
 
 def file_name(feed: FeedConfig, when: datetime) -> str:
     """The feed's file name at ``when``, checked by the safety rule of SPEC §3."""
-    name = feed_filename(feed.delivery_method, feed.filename, feed.sitc_filename, when)
+    name = feed.method.file_name(feed, when)
     problem = check_filename(name)
     if problem:
-        field_name = "sitc_filename" if feed.delivery_method == "SITC" else "filename"
-        raise ConfigError(f"{feed.label()}: {field_name} gives {name!r}, which {problem}")
+        raise ConfigError(f"{feed.label()}: {feed.method.file_name_field()} gives {name!r}, which {problem}")
     return name
 
 
 def dry_run(
-    hub: Any,
+    hub: HubClient,
     feed_id: int,
     output: BinaryIO,
     *,
@@ -122,9 +127,9 @@ def dry_run(
 
 
 def run_feed(
-    settings: Any,
-    hub: Any,
-    ledger: Any,
+    settings: Settings,
+    hub: HubClient,
+    ledger: Ledger,
     feed_id: int,
     *,
     trigger: str = "manual",
@@ -145,28 +150,47 @@ def run_feed(
     actually needs it; ``cancel`` an event that cuts the upload off (the
     daemon's shutdown). An inactive feed is refused (UsageError) unless
     ``force``; that refusal is not a run and is not recorded.
-    """
-    from . import archive
-    from .deliver import Context, Job, deliver, target_for
 
-    result = RunResult(feed_id, "", trigger, slot_start=slot_start)
+    The run has its own secrets scope: the feed's delivery password is masked
+    in what this run writes, and only there (``redact.run_scope``).
+    """
     if raw is None:
         raw = hub.get_feed(feed_id)
-    name = raw.get("name") if isinstance(raw.get("name"), str) else ""
-    if raw.get("active") is False and not force:
-        raise UsageError(f"feed {feed_id} ({name}) is inactive; use --force to run it anyway")
-    result.feed_name = name
-    organisation = raw.get("organisation") if isinstance(raw.get("organisation"), int) else None
-    method = raw.get("delivery_method") if isinstance(raw.get("delivery_method"), str) else None
-    result.method = method or ""
-    run_id = ledger.start_run(feed_id, trigger, organisation=organisation, feed_name=name, method=method,
-                              slot_start=slot_start, started_at=result.started_at)
+    with redact.run_scope() as secrets:
+        return _run(settings, hub, ledger, feed_id, HubFeed.read(raw), secrets, trigger=trigger, force=force,
+                    catalogue=catalogue, slot_start=slot_start, cancel=cancel, on_started=on_started,
+                    on_page=on_page, sleep=sleep)
+
+
+def _run(
+    settings: Settings,
+    hub: HubClient,
+    ledger: Ledger,
+    feed_id: int,
+    seen: HubFeed,
+    secrets: redact.Secrets,
+    *,
+    trigger: str,
+    force: bool,
+    catalogue: Catalogue | Callable[[], Catalogue] | None,
+    slot_start: datetime | None,
+    cancel: threading.Event | None,
+    on_started: Callable[[int], None] | None,
+    on_page: Callable[[int, int | None], None] | None,
+    sleep: Callable[[float], None] | None,
+) -> RunResult:
+    result = RunResult(feed_id, seen.name, trigger, slot_start=slot_start, method=seen.method or "")
+    if not seen.active and not force:
+        raise UsageError(f"feed {feed_id} ({seen.name}) is inactive; use --force to run it anyway")
+    run_id = ledger.start_run(feed_id, trigger, organisation=seen.organisation, feed_name=seen.name,
+                              method=seen.method, slot_start=slot_start, started_at=result.started_at)
     result.run_id = run_id
     if on_started is not None:
         on_started(run_id)
     spool: Path | None = None
     try:
-        feed = validated(raw, feed_id)
+        feed = validated(seen.raw, feed_id)
+        secrets.add(*(getattr(feed, name) for name in SECRET_FIELDS))
         generated_at = datetime.now(timezone.utc)
         result.filename = file_name(feed, generated_at)
         target = target_for(feed, settings)  # refuses an unconfirmed SITC feed before any work
@@ -185,19 +209,19 @@ def run_feed(
         job = Job(feed, spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at, run_id)
         where = target.describe("")
         context = Context(
-            settings,
+            timeout=settings.delivery.timeout,
             host_keys=ledger,
             cancel=cancel or threading.Event(),
             leftovers=ledger.leftovers(feed_id, where),  # from a run that was killed mid-upload
             on_leftovers=lambda paths: ledger.set_leftovers(feed_id, where, paths),
         )
 
-        def attempt_done(attempt: Any) -> None:
+        def attempt_done(attempt: Attempt) -> None:
             result.attempts = attempt.number
             ledger.record_attempt(run_id, attempt.number, attempt.started_at, attempt.ended_at, attempt.error)
 
-        options = {"sleep": sleep} if sleep is not None else {}
-        result.destination, result.attempts = deliver(job, settings, context=context, on_attempt=attempt_done, **options)
+        result.destination, result.attempts = deliver(job, target, settings, context, on_attempt=attempt_done,
+                                                      sleep=sleep)
         result.status = "delivered"
         failpoints.reached("ledger")
     except Cancelled as exc:

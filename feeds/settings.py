@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, create_model
 
 from . import redact
+from .deliver import settings_sections
 from .errors import SettingsError
+from .sections import Section
 
 ENV_PREFIX = "FEEDS_"
 #: FEEDS_* variables that are not settings keys.
@@ -26,11 +28,7 @@ ENV_NOT_SETTINGS = {"FEEDS_CONFIG", "FEEDS_FAILPOINT"}
 SANDBOX = "sandbox"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class HubSettings(_Section):
+class HubSettings(Section):
     base_url: str = "https://hub.nuvias-uc.com/api/v1"
     token_url: str = ""
     client_id: str = ""
@@ -49,66 +47,29 @@ class HubSettings(_Section):
         return self.token_url or self.base_url.rstrip("/") + "/oauth/token"
 
 
-class SmtpSettings(_Section):
-    host: str = "localhost"
-    port: int = Field(587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str = ""
-    password: SecretStr = SecretStr("")
-    sender: str = "feeds@example.com"
-    max_attachment_mb: float = Field(10.0, gt=0)
-    verify: bool = True
-    ca_file: str = ""
-    timeout: float = Field(60.0, gt=0)
-
-
-class SitcSettings(_Section):
-    protocol: Literal["FTP", "FTPS", "SFTP"] = "SFTP"
-    host: str = ""
-    port: int = Field(22, ge=1, le=65535)
-    username: str = ""
-    password: SecretStr = SecretStr("")
-    directory: str = "/"
-
-
-class SftpSettings(_Section):
-    host_key_policy: Literal["tofu", "strict", "insecure"] = "tofu"
-    known_hosts: str = "~/.ssh/known_hosts"
-
-
-class FtpsSettings(_Section):
-    verify: bool = True
-    ca_file: str = ""
-
-
-class DeliverySettings(_Section):
+class DeliverySettings(Section):
     outbox: str = ""
     attempts: int = Field(3, ge=1, le=20)
     timeout: float = Field(60.0, gt=0)
     retry_wait: float = Field(5.0, ge=0)
 
 
-class ScheduleSettings(_Section):
+class ScheduleSettings(Section):
     max_parallel: int = Field(4, ge=1, le=256)
     lease_minutes: int = Field(25, ge=1, le=1440)
     shutdown_grace: float = Field(60.0, ge=0)
 
 
-class StateSettings(_Section):
+class StateSettings(Section):
     database: str = "~/.local/state/feeds/feeds.db"
     archive_keep: int = Field(7, ge=0, le=1000)
     archive_dir: str = ""
 
 
-class Settings(_Section):
+class SettingsBase(Section):
+    """The settings of the whole product; the delivery methods add their own sections."""
+
     hub: HubSettings = HubSettings()
-    smtp: SmtpSettings = SmtpSettings()
-    sitc: SitcSettings = SitcSettings()
-    sftp: SftpSettings = SftpSettings()
-    ftps: FtpsSettings = FtpsSettings()
-    delivery: DeliverySettings = DeliverySettings()
-    schedule: ScheduleSettings = ScheduleSettings()
-    state: StateSettings = StateSettings()
     #: where the settings came from, for messages
     source: str = Field("built-in defaults", exclude=True)
 
@@ -133,7 +94,19 @@ class Settings(_Section):
         return expand_path(self.delivery.outbox) if self.delivery.outbox else None
 
 
-SECTIONS: dict[str, type[_Section]] = {
+_CORE_SECTIONS: dict[str, type[Section]] = {
+    "delivery": DeliverySettings,
+    "schedule": ScheduleSettings,
+    "state": StateSettings,
+}
+
+Settings = create_model(  # type: ignore[call-overload]
+    "Settings",
+    __base__=SettingsBase,
+    **{name: (section, section()) for name, section in {**settings_sections(), **_CORE_SECTIONS}.items()},
+)
+
+SECTIONS: dict[str, type[Section]] = {
     name: field.annotation  # type: ignore[misc]
     for name, field in Settings.model_fields.items()
     if name != "source"
@@ -238,7 +211,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _from_env(name: str, value: str, section: type[_Section], key: str) -> Any:
+def _from_env(name: str, value: str, section: type[Section], key: str) -> Any:
     """Turn an environment string into the type of the setting it overrides."""
     annotation = section.model_fields[key].annotation
     text = value.strip()

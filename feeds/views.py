@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import redact
+from .config import HubFeed
+from .deliver import METHODS
 
 
 def _console() -> Any:
@@ -29,18 +31,9 @@ def timeslot_text(minutes: Any) -> str:
     return str(minutes)
 
 
-def destination_of(feed: dict[str, Any]) -> str:
-    method = feed.get("delivery_method")
-    if method == "EMAIL":
-        return str(feed.get("delivery_email") or "")
-    if method == "FTP":
-        protocol = str(feed.get("delivery_procotol") or feed.get("delivery_protocol") or "FTP").lower()
-        port = f":{feed['delivery_port']}" if feed.get("delivery_port") else ""
-        path = feed.get("delivery_path") or ""
-        return f"{protocol}://{feed.get('delivery_user') or ''}@{feed.get('delivery_server') or ''}{port}{path}"
-    if method == "SITC":
-        return f"SITC {feed.get('sitc_filename') or ''}"
-    return ""
+def destination_of(feed: HubFeed) -> str:
+    method = METHODS.get(feed.method or "")
+    return method.destination(feed.raw) if method is not None else ""
 
 
 def _clean(value: Any) -> str:
@@ -49,16 +42,17 @@ def _clean(value: Any) -> str:
 
 def feeds_table(feeds: list[dict[str, Any]]) -> None:
     table = _table("id", "org", "name", "active", "slot (UTC)", "method", "destination", "last upload")
-    for feed in feeds:
+    for raw in feeds:
+        feed = HubFeed.read(raw)
         table.add_row(
-            _clean(feed.get("id")),
-            _clean(feed.get("organisation")),
-            _clean(feed.get("name")),
-            "yes" if feed.get("active", True) else "no",
-            timeslot_text(feed.get("timeslot")),
-            _clean(feed.get("delivery_method")),
+            _clean(raw.get("id")),
+            _clean(raw.get("organisation")),
+            _clean(raw.get("name")),
+            "yes" if feed.active else "no",
+            timeslot_text(raw.get("timeslot")),
+            _clean(raw.get("delivery_method")),
             _clean(destination_of(feed)),
-            _clean(feed.get("last_upload")),
+            _clean(raw.get("last_upload")),
         )
     console = _console()
     console.print(table)

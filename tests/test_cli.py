@@ -162,7 +162,7 @@ def test_upload_refuses_an_invalid_file_before_sending(http_settings, sandbox):
     assert result.exit_code == 1
     assert "nothing was uploaded" in result.output and "delivery_server: is a URL" in result.output
     assert "s3cret-do-not-print" not in result.output
-    assert sandbox.counts["POST /feeds"] == 0
+    assert sandbox.recorded.counts["POST /feeds"] == 0
 
 
 def test_validate_remote(http_settings, sandbox):

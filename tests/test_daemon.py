@@ -245,12 +245,12 @@ def test_twenty_feeds_in_one_slot_read_the_catalogue_once(world):
         world.sandbox.feeds[i] = email_feed(i, 150, organisation=i)
     daemon = world.daemon()
     world.wake(daemon, at("02:00"))
-    before = dict(world.sandbox.counts)
+    before = dict(world.sandbox.recorded.counts)
     results = world.wake(daemon, at("02:30"))
     assert len(results) == 20 and all(r.status == "delivered" for r in results)
-    assert world.sandbox.counts["GET /products"] - before.get("GET /products", 0) == 3  # 3 pages, once
-    assert world.sandbox.counts["GET /vendors"] - before.get("GET /vendors", 0) == 1
-    assert world.sandbox.counts["GET /feeds/{id}"] == 0  # the list is read once per wake, not per feed
+    assert world.sandbox.recorded.counts["GET /products"] - before.get("GET /products", 0) == 3  # 3 pages, once
+    assert world.sandbox.recorded.counts["GET /vendors"] - before.get("GET /vendors", 0) == 1
+    assert world.sandbox.recorded.counts["GET /feeds/{id}"] == 0  # the list is read once per wake, not per feed
 
 
 def test_one_broken_feed_never_stops_the_others(world, tmp_path):
@@ -329,7 +329,7 @@ def test_a_catalogue_failure_fails_the_slots_feeds_without_reading_again_per_fee
     world.sandbox.add_fault(Fault("status", path="/products", status=500, times=-1))
     results = world.wake(daemon, at("02:30"))
     assert len(results) == 3 and all(r.status == "failed" and "500" in r.error for r in results)
-    assert world.sandbox.counts["GET /products"] == 5  # one read, its 5 attempts
+    assert world.sandbox.recorded.counts["GET /products"] == 5  # one read, its 5 attempts
 
 
 def test_shutdown_cuts_off_a_slow_delivery_and_records_it(tmp_path):

@@ -354,7 +354,7 @@ def test_sitc_without_confirmation_is_not_delivered(tmp_path, sftp_root):
         assert attempts == [] and server.logins == []
     unconfirmed = FeedConfig.model_validate(sitc_feed(sitc_confirm=None))
     with pytest.raises(ConfigError, match="has not agreed"):
-        sitc.target(unconfirmed, settings)
+        sitc.METHOD.target(unconfirmed, settings)
 
 
 # --- EMAIL ----------------------------------------------------------------------------------------

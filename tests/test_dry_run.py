@@ -57,7 +57,7 @@ def test_an_invalid_configuration_fails_with_the_validators_message(hub_server, 
     result = invoke("--config", str(conf), "run", "--id", "4", "--dry-run", "--output", str(tmp_path / "x.csv"))
     assert result.exit_code == 1
     assert "error: feed 4 is invalid: timeslot: 45 is not a multiple of 30 (try 30 or 60); delivery_email: contains a line break" in result.output
-    assert sandbox.counts["GET /products"] == 0
+    assert sandbox.recorded.counts["GET /products"] == 0
     assert not (tmp_path / "x.csv").exists() or (tmp_path / "x.csv").read_bytes() == b""
 
 
@@ -66,7 +66,7 @@ def test_an_unsafe_filename_pattern_is_refused_before_the_catalogue_is_read(hub_
     conf = write_settings(tmp_path / "f.toml", f'[hub]\nbase_url = "{hub_server.base_url}"\nclient_id = "sandbox"\nclient_secret = "sandbox-secret"\n')
     result = invoke("--config", str(conf), "run", "--id", "4", "--dry-run")
     assert result.exit_code == 1 and "filename: gives the file name" in result.output
-    assert sandbox.counts["GET /products"] == 0
+    assert sandbox.recorded.counts["GET /products"] == 0
 
 
 def test_output_needs_dry_run():
@@ -120,7 +120,7 @@ def test_golden_files_agree_with_an_independent_oracle(feed_id):
     from decimal import Decimal
 
     from feeds.hub.sandbox import load_sample_feeds
-    from feeds.hub.sandbox_data import VENDORS, products
+    from feeds.hub.sandbox.data import VENDORS, products
 
     items = json.loads(json.dumps(products(1, 0, 250)), parse_float=Decimal)
     expected = oracle(load_sample_feeds()[feed_id], items, {v["id"]: v["name"] for v in VENDORS})

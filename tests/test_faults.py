@@ -12,7 +12,7 @@ from feeds.catalog import load_catalogue
 from feeds.config import FeedConfig
 from feeds.hub.client import HubClient
 from feeds.hub.sandbox import Catalogue, Fault, RunningSandbox, Sandbox
-from feeds.hub.sandbox_data import products
+from feeds.hub.sandbox.data import products
 from feeds.ledger import Ledger
 from feeds.render import render_feed
 from feeds.runner import run_feed
@@ -77,7 +77,7 @@ def test_a_catalogue_that_shifts_between_pages_is_read_again(run):
     result, row = run()
     assert result.status == "delivered", result.error
     assert run.delivered() == run.expected(items_of(run))  # the catalogue as it is after the change
-    assert run.sandbox.counts["GET /products"] == 5 + 5 + 1  # read, changed, read again (5 pages, plus 1)
+    assert run.sandbox.recorded.counts["GET /products"] == 5 + 5 + 1  # read, changed, read again (5 pages, plus 1)
 
 
 def test_a_product_removed_while_reading_is_not_silently_lost(run):
@@ -154,7 +154,7 @@ def test_a_token_expiring_in_the_middle_of_the_catalogue(run):
     run.sandbox.add_fault(Fault("expire_tokens", page=3))
     result, _ = run()
     assert result.status == "delivered" and run.delivered() == expected
-    assert run.sandbox.token_count() == 2
+    assert run.sandbox.recorded.token_count() == 2
 
 
 def test_wrong_types_in_a_product_leave_it_out_and_say_so(run):
@@ -253,7 +253,7 @@ def test_hostile_configurations_are_refused_before_anything_is_sent(tmp_path, pa
         result, row, attempts = run_one(settings, sandbox)
         assert result.status == "failed" and field in result.error
         assert len(result.error) < 600  # one clear sentence, not a megabyte
-        assert attempts == [] and server.mails == [] and sandbox.counts["GET /products"] == 0
+        assert attempts == [] and server.mails == [] and sandbox.recorded.counts["GET /products"] == 0
 
 
 def test_hostile_ftp_configurations_are_refused_before_connecting(tmp_path):

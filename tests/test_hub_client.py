@@ -23,7 +23,7 @@ def test_token_is_fetched_once_and_reused(client, sandbox):
     client.me()
     client.list_feeds()
     client.get_feed(1)
-    assert sandbox.token_count() == 1
+    assert sandbox.recorded.token_count() == 1
 
 
 def test_token_is_renewed_before_it_expires(hub_server, sandbox, sleeps):
@@ -33,17 +33,17 @@ def test_token_is_renewed_before_it_expires(hub_server, sandbox, sleeps):
         hub.me()
         now[0] += 139
         hub.me()
-        assert sandbox.token_count() == 1
+        assert sandbox.recorded.token_count() == 1
         now[0] += 2  # 141 s: within 60 s of expiry
         hub.me()
-        assert sandbox.token_count() == 2
+        assert sandbox.recorded.token_count() == 2
 
 
 def test_a_401_gets_a_new_token_once_and_retries(client, sandbox):
     client.me()
     sandbox.add_fault(Fault("expire_tokens", path="/feeds"))
     assert len(client.list_feeds()) == 3
-    assert sandbox.token_count() == 2
+    assert sandbox.recorded.token_count() == 2
 
 
 def test_token_expiring_in_the_middle_of_the_catalogue(hub_server, sandbox, sleeps):
@@ -52,7 +52,7 @@ def test_token_expiring_in_the_middle_of_the_catalogue(hub_server, sandbox, slee
     with HubClient(hub_settings(hub_server.base_url, per_page=10, concurrency=1), sleep=sleeps) as hub:
         items = all_products(hub)
     assert [p["id"] for p in items] == list(range(1, 96))
-    assert sandbox.token_count() == 2
+    assert sandbox.recorded.token_count() == 2
 
 
 def test_a_token_refused_twice_is_an_error(client, sandbox):
@@ -70,7 +70,7 @@ def test_wrong_credentials_are_refused_without_retry_and_without_the_secret(hub_
     message = str(info.value)
     assert "refused the client credentials (401)" in message and "hub.client_secret" in message
     assert "wrong-secret-value-123" not in message
-    assert sandbox.token_count() == 1 and sleeps == []
+    assert sandbox.recorded.token_count() == 1 and sleeps == []
 
 
 def test_429_with_retry_after_is_honoured(client, sandbox, sleeps):
@@ -82,21 +82,21 @@ def test_429_with_retry_after_is_honoured(client, sandbox, sleeps):
 def test_a_500_then_success(client, sandbox, sleeps):
     sandbox.add_fault(Fault("status", path="/me", status=500))
     assert client.me()["organisation"] == 1
-    assert sandbox.counts["GET /me"] == 2 and len(sleeps) == 1
+    assert sandbox.recorded.counts["GET /me"] == 2 and len(sleeps) == 1
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
 def test_gateway_errors_are_retried(client, sandbox, status):
     sandbox.add_fault(Fault("status", path="/me", status=status, times=2))
     client.me()
-    assert sandbox.counts["GET /me"] == 3
+    assert sandbox.recorded.counts["GET /me"] == 3
 
 
 def test_a_burst_of_500s_longer_than_the_attempts_fails_clearly(client, sandbox):
     sandbox.add_fault(Fault("status", path="/me", status=500, times=-1))
     with pytest.raises(HubError, match=r"Hub answered 500 Internal Server Error to GET /me after 5 attempts"):
         client.me()
-    assert sandbox.counts["GET /me"] == 5
+    assert sandbox.recorded.counts["GET /me"] == 5
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 422])
@@ -104,7 +104,7 @@ def test_client_errors_are_not_retried(client, sandbox, status):
     sandbox.add_fault(Fault("status", path="/me", status=status))
     with pytest.raises(HubError, match=f"Hub answered {status}"):
         client.me()
-    assert sandbox.counts["GET /me"] == 1
+    assert sandbox.recorded.counts["GET /me"] == 1
 
 
 def test_a_missing_feed_is_404_with_hubs_message(client):
@@ -117,7 +117,7 @@ def test_a_timeout_is_retried(hub_server, sandbox, sleeps):
     sandbox.add_fault(Fault("delay", path="/me", seconds=1.5))
     with HubClient(hub_settings(hub_server.base_url, timeout=0.5), sleep=sleeps, backoff=0.01) as hub:
         assert hub.me()["id"] == 5
-    assert sandbox.counts["GET /me"] == 2
+    assert sandbox.recorded.counts["GET /me"] == 2
 
 
 def test_a_connection_cut_in_the_middle_of_a_page_is_retried(hub_server, sandbox, sleeps):
@@ -126,7 +126,7 @@ def test_a_connection_cut_in_the_middle_of_a_page_is_retried(hub_server, sandbox
     with HubClient(hub_settings(hub_server.base_url), sleep=sleeps, backoff=0.01) as hub:
         items = all_products(hub)
     assert [p["id"] for p in items] == list(range(1, 2501))
-    assert sandbox.counts["GET /products"] == 4
+    assert sandbox.recorded.counts["GET /products"] == 4
 
 
 def test_malformed_json_is_retried_then_reported(client, sandbox):
@@ -153,16 +153,16 @@ def test_without_pagination_headers_pages_are_read_until_short_or_empty(hub_serv
     with HubClient(hub_settings(hub_server.base_url, per_page=10), sleep=sleeps) as hub:
         items = all_products(hub)
     assert len(items) == count
-    assert sandbox.counts["GET /products"] == requests
+    assert sandbox.recorded.counts["GET /products"] == requests
 
 
 def test_per_page_never_above_1000_and_the_sandbox_refuses_more(hub_server, sandbox):
     response = httpx.get(hub_server.base_url + "/products?per_page=1001", headers={"Authorization": "Bearer x"})
     assert response.status_code == 401  # no token: refused before anything else
-    sandbox.log.clear()
+    sandbox.recorded.requests.clear()
     with HubClient(hub_settings(hub_server.base_url)) as hub:
         list(hub.iter_pages("/products"))
-    assert all("per_page=1000" in query for method, path, query in sandbox.log if path == "/products")
+    assert all("per_page=1000" in query for method, path, query in sandbox.recorded.requests if path == "/products")
     with HubClient(hub_settings(hub_server.base_url)) as hub:
         token = hub._bearer()
     refused = httpx.get(hub_server.base_url + "/products?per_page=1001", headers={"Authorization": f"Bearer {token}"})
@@ -191,10 +191,10 @@ def test_a_post_is_not_repeated_after_a_500(client, sandbox):
             "delivery_method": "EMAIL", "delivery_email": "n@example.com"}
     with pytest.raises(HubError):
         client.create_feed(body)
-    assert sandbox.counts["POST /feeds"] == 1
+    assert sandbox.recorded.counts["POST /feeds"] == 1
     sandbox.add_fault(Fault("status", path="/feeds", status=503))
     assert client.create_feed(body)["id"] == 4
-    assert sandbox.counts["POST /feeds"] == 3
+    assert sandbox.recorded.counts["POST /feeds"] == 3
 
 
 def test_create_and_update_feeds(client, sandbox):
@@ -223,7 +223,7 @@ def test_a_429_slows_every_worker(hub_server, sandbox):
     with HubClient(hub_settings(hub_server.base_url, per_page=20, concurrency=4)) as hub:
         items = all_products(hub)
     assert len(items) == 800
-    pages = [(t, page) for t, method, path, page in sandbox.arrivals if path == "/products"]
+    pages = [(t, page) for t, method, path, page in sandbox.recorded.arrivals if path == "/products"]
     refused_at = next(t for t, page in pages if page == 5)
     # Requests already on their way when the 429 came may still arrive just after it;
     # without the shared throttle the three other workers would go on reading pages all along.

@@ -209,7 +209,7 @@ def test_a_later_copy_of_a_product_replaces_the_earlier_one():
     builder.add([{"id": 1, "product_code": "A", "price": 1}])
     builder.add([{"id": 1, "product_code": "Z", "price": 2}])
     catalogue = builder.build(None)
-    assert [(r[0], r[6]) for r in catalogue.records] == [("Z", "2.00")]
+    assert [(r.sku, r.price) for r in catalogue.records] == [("Z", "2.00")]
     assert catalogue.duplicates == 1
 
 
@@ -314,7 +314,12 @@ def test_money_always_has_two_fraction_digits_and_rounds_half_up(value):
 def test_file_names():
     from datetime import datetime, timedelta, timezone
 
-    from feeds.filenames import feed_filename
+    def feed_filename(method, filename, sitc_filename, when):
+        feed = FeedConfig.model_validate({
+            "organisation": 1, "name": "n", "timeslot": 0, "columns": ["name"], "delivery_method": method,
+            "filename": filename, "sitc_filename": sitc_filename,
+        })
+        return feed.method.file_name(feed, when)
 
     when = datetime(2026, 11, 26, 23, 5, 9, tzinfo=timezone.utc)
     assert feed_filename("EMAIL", None, None, when) == "Hub Feed 20261126230509.csv"

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from feeds.hub.sandbox import CLIENT_ID, CLIENT_SECRET, Catalogue
-from feeds.hub.sandbox_data import VENDORS, product
+from feeds.hub.sandbox.data import VENDORS, product
 
 
 def token(base: str) -> str:

@@ -142,7 +142,7 @@ def test_no_secret_anywhere(world, tmp_path):
     }
     assert (tmp_path / "outbox" / "1" / "Hub Feed").parent.exists()
     assert list((tmp_path / "state" / "archive").rglob("*.csv"))
-    tokens = world["sandbox"].issued_tokens
+    tokens = world["sandbox"].recorded.tokens
     assert tokens
     for where, text in haystacks.items():
         for secret in SECRETS + tokens:

@@ -1,89 +1,124 @@
 """Delivery: one module per method behind one small dispatcher.
 
-``deliver()`` works out the target of a feed (its own server or address, or
-the SITC target from the settings), writes to the outbox instead when one is
-set, and otherwise calls the method's ``send`` with retries (SPEC §4).
+``METHODS`` is the registry: adding a delivery method is one module in this
+folder (a ``Method`` subclass and its ``METHOD``, see ``method.py``) and one
+line here. The feed model, the validator, ``feeds schema``, the settings, the
+views and the outbox all read what they need from the registry.
+
+``deliver()`` writes to the outbox when one is set, and otherwise calls the
+method's ``send`` under the delivery retry policy (SPEC §4); ``probe()`` tests
+a destination without sending a feed (``feeds check``).
 """
 
 from __future__ import annotations
 
-import importlib
+import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
+import tenacity
 
-from ..config import FeedConfig
-from ..errors import ConfigError
-from . import sitc
-from .base import Attempt, Context, HostKeyStore, Job, Target, with_retries
+from .. import redact, retry
+from ..errors import DeliveryError
+from ..sections import Section
+from . import email, ftp, sitc
+from .base import Attempt, Context, HostKeyStore, Job, Target
+from .method import Method
+from .protocols import SECTIONS as PROTOCOL_SECTIONS
 
-__all__ = ["Attempt", "Context", "HostKeyStore", "Job", "Target", "deliver", "target_for"]
+if TYPE_CHECKING:
+    from ..config import FeedConfig
+    from ..settings import Settings
 
-#: the module that delivers each protocol, imported when first used: a run
-#: that mails its file never loads paramiko, one that uploads never loads jinja2
-METHODS = {"EMAIL": "email", "FTP": "ftp", "FTPS": "ftp", "SFTP": "sftp"}
+__all__ = ["METHODS", "Attempt", "Context", "HostKeyStore", "Job", "Method", "Target", "deliver", "method_of",
+           "probe", "settings_sections"]
+
+log = logging.getLogger("feeds.deliver")
+
+#: delivery_method -> its method, in the order messages list them
+METHODS: dict[str, Method] = {
+    email.METHOD.name: email.METHOD,
+    ftp.METHOD.name: ftp.METHOD,
+    sitc.METHOD.name: sitc.METHOD,
+}
 
 
-def method_module(protocol: str) -> ModuleType:
-    """The module with ``send(job, target, context)`` (and ``cleanup`` for uploads)."""
-    return importlib.import_module(f"{__name__}.{METHODS[protocol]}")
+def method_of(name: str) -> Method:
+    return METHODS[name]
 
 
-def target_for(feed: FeedConfig, settings: Any) -> Target:
+def settings_sections() -> dict[str, type[Section]]:
+    """The settings sections the methods and their protocols read, by section name."""
+    sections: dict[str, type[Section]] = {}
+    for method in METHODS.values():
+        sections.update(method.settings_sections)
+    sections.update(PROTOCOL_SECTIONS)
+    return sections
+
+
+def target_for(feed: FeedConfig, settings: Settings) -> Target:
     """Where a feed's file goes."""
-    if feed.delivery_method == "EMAIL":
-        return Target(protocol="EMAIL", email=feed.delivery_email or "", method="EMAIL")
-    if feed.delivery_method == "SITC":
-        return sitc.target(feed, settings)
-    if not (feed.delivery_protocol and feed.delivery_server and feed.port):
-        raise ConfigError(f"{feed.label()}: an FTP feed needs delivery_procotol and delivery_server")
-    return Target(
-        protocol=feed.delivery_protocol,
-        host=feed.delivery_server,
-        port=feed.port,
-        user=feed.delivery_user or "",
-        password=feed.delivery_password or SecretStr(""),
-        directory=feed.delivery_path or "",
-        method="FTP",
-    )
+    return METHODS[feed.delivery_method].target(feed, settings)
 
 
 def deliver(
     job: Job,
-    settings: Any,
+    target: Target,
+    settings: Settings,
+    context: Context,
     *,
-    context: Context | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> tuple[str, int]:
-    """Deliver ``job``; return the destination (secrets masked) and the attempts made."""
-    context = context or Context(settings)
-    target = target_for(job.feed, settings)
+    """Deliver ``job`` to ``target``; return the destination (secrets masked) and the attempts made.
+
+    Every attempt, failed or not, is reported to ``on_attempt``.
+    """
     if settings.outbox_path is not None:
-        from . import outbox
+        from . import outbox  # lazy: only the sandbox set-up writes to an outbox
 
         destination = outbox.write(job, target, settings, settings.outbox_path)
         if on_attempt:
             now = datetime.now(timezone.utc)
             on_attempt(Attempt(1, now, now, None))
         return destination, 1
-    module = method_module(target.protocol)
-    send = module.send
-    options = {"sleep": sleep} if sleep is not None else {}
+    method = target.method
+    policy = retry.delivery_policy(settings)
+    label = f"delivery of {job.feed.label()} to {target.describe(job.filename)}"
+    count = 0
+
+    def once() -> str:
+        nonlocal count
+        count += 1
+        started = datetime.now(timezone.utc)
+        try:
+            value = method.send(job, target, context, settings)
+        except Exception as exc:
+            if on_attempt:
+                on_attempt(Attempt(count, started, datetime.now(timezone.utc), redact.redact(str(exc))))
+            raise
+        if on_attempt:
+            on_attempt(Attempt(count, started, datetime.now(timezone.utc), None))
+        return value
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("%s failed (%s); trying again (attempt %d of %d)", label, redact.redact(str(exc)),
+                    state.attempt_number + 1, policy.attempts)
+
+    retrying = policy.retrying(lambda e: isinstance(e, DeliveryError) and e.transient,
+                               before_sleep=before_sleep, **({"sleep": sleep} if sleep else {}))
     try:
-        return with_retries(
-            lambda: send(job, target, context),
-            attempts=settings.delivery.attempts,
-            wait=settings.delivery.retry_wait,
-            on_attempt=on_attempt,
-            label=f"delivery of {job.feed.label()} to {target.describe(job.filename)}",
-            **options,
-        )
-    except BaseException:
-        cleanup = getattr(module, "cleanup", None)  # removes what the last attempt could not
-        if cleanup and context.leftovers:
-            cleanup(target, context)
+        return retrying(once), count
+    except BaseException as exc:
+        if context.leftovers:
+            method.cleanup(target, context, settings)  # removes what the last attempt could not
+        if isinstance(exc, DeliveryError) and exc.transient and count >= policy.attempts:
+            raise DeliveryError(f"{exc} (gave up after {count} attempts)", transient=True, reason=exc.reason) from None
         raise
+
+
+def probe(target: Target, settings: Settings, context: Context) -> str:
+    """Test a destination without sending a feed; DeliveryError with a ``reason`` when it fails."""
+    return target.method.probe(target, context, settings)

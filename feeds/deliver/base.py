@@ -1,9 +1,9 @@
-"""What every delivery method shares: the job, the target, and the retry loop.
+"""What every delivery shares: the job, the target, the run's context, TLS and error helpers.
 
-A method module (email, ftp, sftp) exposes ``send(job, target, context)`` and
-turns its library's exceptions into ``DeliveryError`` with ``transient`` set
-honestly: a dropped connection or an SMTP 4xx may succeed on another try, a
-refused login, an SMTP 5xx or a changed host key never will (SPEC §4).
+Method and protocol modules turn their library's exceptions into
+``DeliveryError`` with ``transient`` set honestly: a dropped connection or an
+SMTP 4xx may succeed on another try, a refused login, an SMTP 5xx or a changed
+host key never will (SPEC §4).
 """
 
 from __future__ import annotations
@@ -12,19 +12,20 @@ import logging
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import tenacity
 from pydantic import SecretStr
 
-from .. import failpoints, redact
-from ..config import FeedConfig
+from .. import failpoints
 from ..errors import Cancelled, DeliveryError
+
+if TYPE_CHECKING:  # the feed model is built from the methods; they only name it
+    from ..config import FeedConfig
+    from .method import Method
 
 log = logging.getLogger("feeds.deliver")
 
@@ -45,8 +46,9 @@ class Job:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a file goes: a mail address or a folder on a server."""
+    """Where a file goes: a mail address or a folder on a server, and the method that sends it."""
 
+    method: Method
     protocol: str  # EMAIL, FTP, FTPS or SFTP
     host: str = ""
     port: int = 0
@@ -54,18 +56,10 @@ class Target:
     password: SecretStr = SecretStr("")
     directory: str = ""
     email: str = ""
-    method: str = ""  # the feed's delivery method: EMAIL, FTP or SITC
 
     def describe(self, filename: str = "") -> str:
         """The destination as shown in summaries, history and manifests: no secrets."""
-        if self.protocol == "EMAIL":
-            return f"email to {self.email}"
-        folder = self.directory.rstrip("/") if self.directory not in ("", "/") else ""
-        path = f"{folder}/{filename}" if filename else (folder or "/")
-        if not path.startswith("/"):
-            path = "/" + path
-        prefix = "SITC " if self.method == "SITC" else ""
-        return redact.redact(f"{prefix}{self.protocol.lower()}://{self.user}@{self.host}:{self.port}{path}")
+        return self.method.describe(self, filename)
 
 
 class HostKeyStore(Protocol):
@@ -78,7 +72,7 @@ class HostKeyStore(Protocol):
 
 @dataclass
 class Context:
-    """What one run's delivery needs besides the job: settings, host keys, cancellation.
+    """What one run's delivery needs besides the job and its settings: timeouts, host keys, cancellation.
 
     ``leftovers`` are temporary names on the server that a failed attempt
     could not remove; the next attempt (or run) removes them. They are
@@ -86,7 +80,7 @@ class Context:
     knows them even when the process is killed in the middle of an upload.
     """
 
-    settings: Any
+    timeout: float = 60.0  #: every network wait (``delivery.timeout``)
     host_keys: HostKeyStore | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     leftovers: list[str] = field(default_factory=list)
@@ -149,69 +143,21 @@ def before_publishing(size: int | None, job: Job, where: str, context: Context) 
 def classify_os_error(exc: BaseException, what: str) -> DeliveryError:
     """Network-level failures: certificate problems are permanent, the rest transient."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return DeliveryError(f"{what}: the server's TLS certificate was refused ({exc.verify_message or exc.reason})")
+        return DeliveryError(f"{what}: the server's TLS certificate was refused ({exc.verify_message or exc.reason})",
+                             reason="certificate refused")
     if isinstance(exc, ssl.SSLError):
-        return DeliveryError(f"{what}: TLS failed ({exc.reason or exc})", transient=True)
+        return DeliveryError(f"{what}: TLS failed ({exc.reason or exc})", transient=True, reason="TLS failed")
     if isinstance(exc, socket.gaierror):
-        return DeliveryError(f"{what}: the host name could not be resolved ({exc.strerror})", transient=True)
+        return DeliveryError(f"{what}: the host name could not be resolved ({exc.strerror})", transient=True,
+                             reason="host not found")
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        return DeliveryError(f"{what}: timed out", transient=True)
+        return DeliveryError(f"{what}: timed out", transient=True, reason="timed out")
     if isinstance(exc, ConnectionRefusedError):
-        return DeliveryError(f"{what}: connection refused (is the server up?)", transient=True)
+        return DeliveryError(f"{what}: connection refused (is the server up?)", transient=True,
+                             reason="connection refused")
     if isinstance(exc, (ConnectionError, EOFError)):
-        return DeliveryError(f"{what}: the connection was dropped ({type(exc).__name__})", transient=True)
+        return DeliveryError(f"{what}: the connection was dropped ({type(exc).__name__})", transient=True,
+                             reason="connection dropped")
     if isinstance(exc, OSError):
         return DeliveryError(f"{what}: {exc.strerror or exc}", transient=True)
     return DeliveryError(f"{what}: {type(exc).__name__}: {exc}", transient=True)
-
-
-def with_retries(
-    send: Callable[[], str],
-    *,
-    attempts: int,
-    wait: float,
-    on_attempt: Callable[[Attempt], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    label: str = "delivery",
-) -> tuple[str, int]:
-    """Call ``send`` until it succeeds, a permanent error, or ``attempts`` run out.
-
-    Returns what ``send`` returned and the number of attempts made. Every
-    attempt, failed or not, is reported to ``on_attempt``.
-    """
-    count = 0
-
-    def once() -> str:
-        nonlocal count
-        count += 1
-        started = datetime.now(timezone.utc)
-        try:
-            value = send()
-        except Exception as exc:
-            message = redact.redact(str(exc))
-            if on_attempt:
-                on_attempt(Attempt(count, started, datetime.now(timezone.utc), message))
-            raise
-        if on_attempt:
-            on_attempt(Attempt(count, started, datetime.now(timezone.utc), None))
-        return value
-
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning("%s failed (%s); trying again (attempt %d of %d)", label, redact.redact(str(exc)),
-                    state.attempt_number + 1, attempts)
-
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(attempts),
-        wait=tenacity.wait_exponential(multiplier=wait, max=wait * 30),
-        retry=tenacity.retry_if_exception(lambda e: isinstance(e, DeliveryError) and e.transient),
-        sleep=sleep,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    try:
-        return retrying(once), count
-    except DeliveryError as exc:
-        if exc.transient and count >= attempts:
-            raise DeliveryError(f"{exc} (gave up after {count} attempts)", transient=True) from None
-        raise

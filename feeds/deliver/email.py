@@ -1,9 +1,10 @@
-"""EMAIL delivery (smtplib, email): templated mail with the CSV attached.
+"""The EMAIL method (smtplib, email): templated mail with the CSV attached.
 
 The subject and the plain-text and HTML bodies come from the Jinja2 templates
 in ``templates/``. The CSV is attached as ``text/csv; charset=utf-8`` under its
 file name, or zipped (``<name>.zip``) when it is larger than
-``smtp.max_attachment_mb``.
+``smtp.max_attachment_mb``. The mail server is the operator's, set in
+``[smtp]``; the feed gives the address.
 """
 
 from __future__ import annotations
@@ -14,22 +15,47 @@ import logging
 import smtplib
 import ssl
 import zipfile
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import jinja2
+from pydantic import AfterValidator, Field, SecretStr
 
-from .. import redact
+from .. import redact, rules
 from ..errors import DeliveryError
+from ..sections import Section
 from .base import Context, Job, Target, classify_os_error, tls_context
+from .method import FeedField, Method
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from ..settings import Settings
 
 log = logging.getLogger("feeds.deliver.email")
 
 
+class SmtpSettings(Section):
+    """``[smtp]``: the operator's mail server, for EMAIL feeds (and alerts)."""
+
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    sender: str = "feeds@example.com"
+    max_attachment_mb: float = Field(10.0, gt=0)
+    verify: bool = True
+    ca_file: str = ""
+    timeout: float = Field(60.0, gt=0)
+
+
 @lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
+    import jinja2  # lazy: only a run that mails needs the templates
+
     folder = importlib.resources.files("feeds.templates")
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
@@ -78,15 +104,16 @@ def build_message(job: Job, sender: str, limit_bytes: int) -> EmailMessage:
     return message
 
 
-def _tls_context(settings: Any) -> ssl.SSLContext:
-    return tls_context(settings.smtp.ca_file, settings.smtp.verify, "SMTP", "smtp.verify")
+def _tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
+    return tls_context(smtp.ca_file, smtp.verify, "SMTP", "smtp.verify")
 
 
 def _error(exc: BaseException, what: str) -> DeliveryError:
     if isinstance(exc, DeliveryError):
         return exc
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return DeliveryError(f"{what}: the server refused the login ({exc.smtp_code}); check smtp.username and smtp.password")
+        return DeliveryError(f"{what}: the server refused the login ({exc.smtp_code}); check smtp.username and smtp.password",
+                             reason="login refused")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(f"{addr}: {code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
@@ -106,46 +133,105 @@ def _error(exc: BaseException, what: str) -> DeliveryError:
     return classify_os_error(exc, what)
 
 
-def send_message(message: EmailMessage, recipient: str, context: Context) -> None:
-    settings = context.settings
-    smtp_settings = settings.smtp
-    where = f"SMTP {smtp_settings.host}:{smtp_settings.port}"
-    timeout = smtp_settings.timeout
-    client: smtplib.SMTP | None = None
-    try:
+class _Session:
+    """An SMTP connection set up as ``[smtp]`` says: TLS, then the login."""
+
+    def __init__(self, smtp: SmtpSettings):
+        self.smtp = smtp
+        self.where = f"SMTP {smtp.host}:{smtp.port}"
+        self.client: smtplib.SMTP | None = None
+
+    def __enter__(self) -> smtplib.SMTP:
+        smtp = self.smtp
         try:
-            if smtp_settings.security == "ssl":
-                client = smtplib.SMTP_SSL(smtp_settings.host, smtp_settings.port, timeout=timeout,
-                                          context=_tls_context(settings))
+            if smtp.security == "ssl":
+                self.client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=_tls_context(smtp))
             else:
-                client = smtplib.SMTP(smtp_settings.host, smtp_settings.port, timeout=timeout)
-            client.ehlo()
-            if smtp_settings.security == "starttls":
-                client.starttls(context=_tls_context(settings))
-                client.ehlo()
+                self.client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+            self.client.ehlo()
+            if smtp.security == "starttls":
+                self.client.starttls(context=_tls_context(smtp))
+                self.client.ehlo()
         except Exception as exc:
-            raise _error(exc, f"connecting to {where}") from None
+            self.__exit__()
+            raise _error(exc, f"connecting to {self.where}") from None
         try:
-            if smtp_settings.username:
-                client.login(smtp_settings.username, smtp_settings.password.get_secret_value())
+            if smtp.username:
+                self.client.login(smtp.username, smtp.password.get_secret_value())
         except Exception as exc:
-            raise _error(exc, f"logging in to {where}") from None
+            self.__exit__()
+            raise _error(exc, f"logging in to {self.where}") from None
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except Exception:
+                self.client.close()
+            self.client = None
+
+
+def send_message(message: EmailMessage, recipient: str, context: Context, smtp: SmtpSettings) -> None:
+    session = _Session(smtp)
+    with session as client:
         context.check_cancel()
         try:
-            client.send_message(message, from_addr=smtp_settings.sender, to_addrs=[recipient])
+            client.send_message(message, from_addr=smtp.sender, to_addrs=[recipient])
         except Exception as exc:
-            raise _error(exc, f"sending to {recipient} through {where}") from None
-    finally:
-        if client is not None:
-            try:
-                client.quit()
-            except Exception:
-                client.close()
+            raise _error(exc, f"sending to {recipient} through {session.where}") from None
 
 
-def send(job: Job, target: Target, context: Context) -> str:
-    """Mail ``job`` to the feed's address; return the destination."""
-    limit = int(context.settings.smtp.max_attachment_mb * 1024 * 1024)
-    message = build_message(job, context.settings.smtp.sender, limit)
-    send_message(message, target.email, context)
-    return target.describe(job.filename)
+def _limit(smtp: SmtpSettings) -> int:
+    return int(smtp.max_attachment_mb * 1024 * 1024)
+
+
+class EmailMethod(Method):
+    name = "EMAIL"
+    fields = {
+        "delivery_email": FeedField(
+            Annotated[str | None, AfterValidator(rules.email_address)],
+            Field(None, max_length=254, description="Exactly one address, for EMAIL."),
+            "one address such as orders@example.com",
+        ),
+    }
+    required = ("delivery_email",)
+    settings_sections = {"smtp": SmtpSettings}
+
+    def destination(self, raw: Mapping[str, Any]) -> str:
+        return str(raw.get("delivery_email") or "")
+
+    def target(self, feed: Any, settings: Settings) -> Target:
+        return Target(method=self, protocol="EMAIL", email=feed.delivery_email or "")
+
+    def describe(self, target: Target, filename: str = "") -> str:
+        return f"email to {target.email}"
+
+    def send(self, job: Job, target: Target, context: Context, settings: Settings) -> str:
+        """Mail ``job`` to the feed's address; return the destination."""
+        smtp: SmtpSettings = settings.smtp
+        message = build_message(job, smtp.sender, _limit(smtp))
+        send_message(message, target.email, context, smtp)
+        return target.describe(job.filename)
+
+    def probe(self, target: Target, context: Context, settings: Settings) -> str:
+        """Connect, start TLS and log in as ``[smtp]`` says; no mail is sent."""
+        with _Session(settings.smtp):
+            pass
+        security = {"starttls": "STARTTLS", "ssl": "TLS", "none": "no TLS"}[settings.smtp.security]
+        login = "logged in" if settings.smtp.username else "no login configured"
+        return f"connected ({security}), {login}; no mail sent"
+
+    def outbox_file(self, job: Job, target: Target, settings: Settings) -> tuple[str, bytes, dict[str, Any]]:
+        smtp: SmtpSettings = settings.smtp
+        message = build_message(job, smtp.sender, _limit(smtp))
+        details = {"email": {
+            "smtp": f"{smtp.host}:{smtp.port} ({smtp.security})",
+            "from": message["From"],
+            "to": message["To"],
+            "subject": message["Subject"],
+        }}
+        return job.filename + ".eml", bytes(message), details
+
+
+METHOD = EmailMethod()

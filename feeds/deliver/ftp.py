@@ -1,168 +1,97 @@
-"""FTP and FTPS delivery (ftplib): passive mode, explicit TLS, atomic upload.
+"""The FTP method: upload to the reseller's own server over FTP, FTPS or SFTP.
 
-The file is stored under a temporary name in the target folder, its size is
-checked with SIZE, then it is renamed over the final name (SPEC §4). A reader
-never sees a partial file under the final name; a failed upload's temporary
-file is deleted on the spot when the connection still works, or by the next
-attempt when it does not.
+The feed names the server (``delivery_server``, ``delivery_port``), the
+protocol (Hub spells the field ``delivery_procotol``), the login and the
+folder. The file is uploaded under a temporary name and renamed into place
+(``protocols/``).
 """
 
 from __future__ import annotations
 
-import ftplib
-import logging
-import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
 
-from .. import redact
-from ..errors import Cancelled, DeliveryError
-from .base import Context, Job, Target, before_publishing, classify_os_error, tls_context
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr
 
-log = logging.getLogger("feeds.deliver.ftp")
-BLOCK = 64 * 1024
+from .. import rules
+from ..errors import ConfigError
+from .base import Target
+from .method import FeedField, Finding
+from .protocols import Protocol, default_port
+from .upload import UploadMethod
 
-
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    """FTP_TLS that reuses the control channel's TLS session for data channels.
-
-    Many servers (vsftpd's require_ssl_reuse, FileZilla Server) refuse a data
-    connection that starts a new TLS session; ftplib does not reuse it.
-    """
-
-    def ntransfercmd(self, cmd: str, rest: Any = None) -> tuple[Any, Any]:
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:  # type: ignore[attr-defined]
-            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)  # type: ignore[union-attr]
-        return conn, size
+if TYPE_CHECKING:
+    from ..config import FeedConfig
+    from ..settings import Settings
 
 
-def _error(exc: BaseException, what: str) -> DeliveryError:
-    if isinstance(exc, DeliveryError):
-        return exc
-    text = redact.redact(str(exc)).strip()
-    if isinstance(exc, ftplib.error_perm):
-        code = text[:3]
-        if code == "530":
-            return DeliveryError(f"{what}: the server refused the login ({text}); check delivery_user and delivery_password")
-        return DeliveryError(f"{what}: the server refused it ({text})")
-    if isinstance(exc, ftplib.error_temp):
-        return DeliveryError(f"{what}: the server failed for now ({text})", transient=True)
-    if isinstance(exc, (ftplib.error_reply, ftplib.error_proto)):
-        return DeliveryError(f"{what}: unexpected answer from the server ({text})", transient=True)
-    return classify_os_error(exc, what)
+class FtpMethod(UploadMethod):
+    name = "FTP"
+    fields = {
+        "delivery_protocol": FeedField(
+            Protocol | None,
+            Field(None, validation_alias=AliasChoices("delivery_procotol", "delivery_protocol"),
+                  serialization_alias="delivery_procotol",
+                  description="For FTP delivery. Hub spells the field delivery_procotol."),
+            "FTP, FTPS or SFTP",
+        ),
+        "delivery_server": FeedField(
+            Annotated[str | None, AfterValidator(rules.host_name)],
+            Field(None, max_length=253, description="A host name or IP address only."),
+            "a host name such as ftp.example.com",
+        ),
+        "delivery_port": FeedField(
+            int | None, Field(None, ge=1, le=65535, description="Default 21 (FTP, FTPS) or 22 (SFTP)."),
+        ),
+        "delivery_user": FeedField(
+            Annotated[str | None, AfterValidator(rules.user_name)],
+            Field(None, min_length=1, max_length=255),
+            "the user name to log in with",
+        ),
+        "delivery_password": FeedField(
+            Annotated[SecretStr | None, AfterValidator(rules.password)],
+            Field(None, max_length=1024, description="A secret, never printed."),
+            "the password to log in with",
+        ),
+        "delivery_path": FeedField(
+            Annotated[str | None, AfterValidator(rules.folder)],
+            Field(None, max_length=1024, description="Remote directory for FTP delivery."),
+        ),
+    }
+    required = ("delivery_protocol", "delivery_server", "delivery_user", "delivery_password")
+
+    def check(self, raw: Mapping[str, Any], feed: FeedConfig | None) -> tuple[list[Finding], list[Finding]]:
+        warnings: list[Finding] = []
+        if feed is not None and feed.delivery_port is not None and feed.delivery_protocol:
+            usual = default_port(feed.delivery_protocol)
+            if feed.delivery_port in (21, 22) and feed.delivery_port != usual:
+                other = "SFTP" if usual == 21 else "FTP"
+                warnings.append(("delivery_port", f"is {feed.delivery_port}, the usual port of {other}, but "
+                                 f"delivery_procotol is {feed.delivery_protocol} (usually port {usual})"))
+        return [], warnings
+
+    def port(self, feed: FeedConfig) -> int | None:
+        return feed.delivery_port if feed.delivery_port is not None else default_port(feed.delivery_protocol)
+
+    def destination(self, raw: Mapping[str, Any]) -> str:
+        protocol = str(raw.get("delivery_procotol") or raw.get("delivery_protocol") or "FTP").lower()
+        port = f":{raw['delivery_port']}" if raw.get("delivery_port") else ""
+        path = raw.get("delivery_path") or ""
+        return f"{protocol}://{raw.get('delivery_user') or ''}@{raw.get('delivery_server') or ''}{port}{path}"
+
+    def target(self, feed: FeedConfig, settings: Settings) -> Target:
+        port = self.port(feed)
+        if not (feed.delivery_protocol and feed.delivery_server and port):
+            raise ConfigError(f"{feed.label()}: an FTP feed needs delivery_procotol and delivery_server")
+        return Target(
+            method=self,
+            protocol=feed.delivery_protocol,
+            host=feed.delivery_server,
+            port=port,
+            user=feed.delivery_user or "",
+            password=feed.delivery_password or SecretStr(""),
+            directory=feed.delivery_path or "",
+        )
 
 
-def _connect(target: Target, context: Context) -> ftplib.FTP:
-    timeout = context.settings.delivery.timeout
-    where = f"{target.protocol} {target.host}:{target.port}"
-    ftp: ftplib.FTP
-    try:
-        if target.protocol == "FTPS":
-            ftps = context.settings.ftps
-            ftp = ReusingFTP_TLS(context=tls_context(ftps.ca_file, ftps.verify, "FTPS", "ftps.verify"),
-                                 timeout=timeout)
-        else:
-            ftp = ftplib.FTP(timeout=timeout)
-        ftp.connect(target.host, target.port)
-    except Exception as exc:
-        raise _error(exc, f"connecting to {where}") from None
-    try:
-        ftp.login(target.user, target.password.get_secret_value())  # FTP_TLS sends AUTH TLS first
-        if isinstance(ftp, ftplib.FTP_TLS):
-            ftp.prot_p()
-        ftp.set_pasv(True)
-    except Exception as exc:
-        _close(ftp)
-        raise _error(exc, f"logging in to {where}") from None
-    return ftp
-
-
-def _close(ftp: ftplib.FTP) -> None:
-    try:
-        ftp.quit()
-    except Exception:
-        try:
-            ftp.close()
-        except Exception:
-            pass
-
-
-def _delete_quietly(ftp: ftplib.FTP, name: str) -> bool:
-    try:
-        ftp.delete(name)
-        return True
-    except ftplib.error_perm as exc:
-        return str(exc).startswith("550")  # already gone
-    except Exception:
-        return False
-
-
-def _remove_leftovers(ftp: ftplib.FTP, context: Context) -> None:
-    for leftover in list(context.leftovers):
-        if _delete_quietly(ftp, leftover):
-            context.drop_leftover(leftover)
-
-
-def send(job: Job, target: Target, context: Context) -> str:
-    """Upload ``job`` to ``target`` over FTP or FTPS; return the destination."""
-    where = target.describe(job.filename)
-    ftp = _connect(target, context)
-    temporary = f".feeds-{uuid.uuid4().hex[:16]}.part"
-    try:
-        try:
-            if target.directory:
-                ftp.cwd(target.directory)
-        except Exception as exc:
-            raise _error(exc, f"opening the folder {target.directory!r} on {target.host}") from None
-        _remove_leftovers(ftp, context)
-        context.check_cancel()
-
-        def block_sent(_: bytes) -> None:
-            context.check_cancel()
-
-        try:
-            context.add_leftover(temporary)
-            with job.path.open("rb") as handle:
-                ftp.storbinary(f"STOR {temporary}", handle, blocksize=BLOCK, callback=block_sent)
-            size = ftp.size(temporary)
-        except Cancelled:
-            raise
-        except Exception as exc:
-            raise _error(exc, f"uploading to {where}") from None
-        before_publishing(size, job, where, context)
-        try:
-            try:
-                ftp.rename(temporary, job.filename)
-            except ftplib.error_perm:
-                # Servers that refuse to rename over an existing file (IIS, some appliances).
-                _delete_quietly(ftp, job.filename)
-                ftp.rename(temporary, job.filename)
-        except Exception as exc:
-            raise _error(exc, f"renaming the upload to {job.filename!r} on {target.host}") from None
-        context.drop_leftover(temporary)
-        _close(ftp)
-        return where
-    except BaseException:
-        if temporary in context.leftovers:
-            if _delete_quietly(ftp, temporary):
-                context.drop_leftover(temporary)
-        _close(ftp)
-        raise
-
-
-def cleanup(target: Target, context: Context) -> None:
-    """Remove temporary files a failed last attempt left behind (a fresh, best-effort connection)."""
-    if not context.leftovers:
-        return
-    try:
-        ftp = _connect(target, context)
-    except DeliveryError:
-        return
-    try:
-        if target.directory:
-            ftp.cwd(target.directory)
-        _remove_leftovers(ftp, context)
-    except Exception:
-        pass
-    finally:
-        _close(ftp)
+METHOD = FtpMethod()

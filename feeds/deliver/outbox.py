@@ -16,8 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from .. import redact
 from .base import Job, Target
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -26,7 +31,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def write(job: Job, target: Target, settings: Any, outbox: Path) -> str:
+def write(job: Job, target: Target, settings: Settings, outbox: Path) -> str:
     """Write the delivery to the outbox; return where it went."""
     folder = outbox / str(job.feed.id if job.feed.id is not None else "manual")
     folder.mkdir(parents=True, exist_ok=True)
@@ -44,24 +49,16 @@ def write(job: Job, target: Target, settings: Any, outbox: Path) -> str:
         "generated_at": job.generated_at.isoformat(),
         "written_at": datetime.now(timezone.utc).isoformat(),
     }
-    if target.protocol == "EMAIL":
-        from .email import build_message
-
-        limit = int(settings.smtp.max_attachment_mb * 1024 * 1024)
-        message = build_message(job, settings.smtp.sender, limit)
-        written = folder / (job.filename + ".eml")
-        _atomic_write(written, bytes(message))
-        manifest["email"] = {
-            "smtp": f"{settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security})",
-            "from": message["From"],
-            "to": message["To"],
-            "subject": message["Subject"],
-        }
+    name, content, details = target.method.outbox_file(job, target, settings)
+    written = folder / name
+    if isinstance(content, bytes):
+        _atomic_write(written, content)
     else:
-        written = folder / job.filename
-        temporary = folder / f".{job.filename}.part"
-        shutil.copyfile(job.path, temporary)
+        temporary = folder / f".{name}.part"
+        shutil.copyfile(content, temporary)
         os.replace(temporary, written)
+    manifest.update(details)
+    if target.host:
         manifest["remote"] = {
             "host": target.host,
             "port": target.port,

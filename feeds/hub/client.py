@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import tenacity
 
-from .. import __version__, redact
+from .. import __version__, redact, retry
 from ..errors import HubError
 from ..settings import HubSettings
 
@@ -134,6 +134,7 @@ class HubClient:
         transport: httpx.BaseTransport | None = None,
         base_url: str | None = None,
         token_url: str | None = None,
+        policy: retry.RetryPolicy | None = None,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         on_request: Callable[[str, str, int | None], None] | None = None,
@@ -153,11 +154,9 @@ class HubClient:
         self._token_lock = threading.Lock()
         self._sleep = sleep
         self._clock = clock
-        self._backoff = backoff
+        self._policy = policy or retry.hub_policy(settings.attempts, backoff)
         self.throttle = Throttle(sleep=sleep)
         self._on_request = on_request
-        self._count_lock = threading.Lock()
-        self.request_count = 0
         redact.register(settings.client_secret)
 
     # --- lifecycle ---------------------------------------------------------
@@ -308,10 +307,8 @@ class HubClient:
         return self._retrying(method, path, once)
 
     def _retrying(self, method: str, path: str, call: Callable[[], Any], idempotent: bool = False) -> Any:
-        attempts = self.settings.attempts
-        exponential = tenacity.wait_exponential(
-            multiplier=self._backoff, max=self._backoff * 60
-        ) + tenacity.wait_random(0, self._backoff)
+        attempts = self._policy.attempts
+        exponential = self._policy.wait()
 
         def retry_on(exc: BaseException) -> bool:
             if method == "POST" and not idempotent:
@@ -336,14 +333,7 @@ class HubClient:
                 method, path, _describe(exc), state.attempt_number + 1, attempts,
             )
 
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(attempts),
-            wait=wait,
-            retry=tenacity.retry_if_exception(retry_on),
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
+        retrying = self._policy.retrying(retry_on, sleep=self._sleep, before_sleep=before_sleep, wait=wait)
         try:
             return retrying(call)
         except TransientHubError as exc:
@@ -380,8 +370,6 @@ class HubClient:
             status = response.status_code
             return response
         finally:
-            with self._count_lock:
-                self.request_count += 1
             if self._on_request:
                 self._on_request(method, path, status)
 
@@ -417,11 +405,7 @@ class HubClient:
             "client_secret": self.settings.client_secret.get_secret_value(),
             "grant_type": "client_credentials",
         }
-        try:
-            response = self._http.post(self.token_url, data=form)
-        finally:
-            with self._count_lock:
-                self.request_count += 1
+        response = self._http.post(self.token_url, data=form)
         if response.status_code in TRANSIENT_STATUS:
             raise TransientHubError(
                 f"Hub's token endpoint answered {response.status_code}",

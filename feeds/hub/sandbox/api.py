@@ -1,27 +1,23 @@
-"""The Hub sandbox: a local stand-in for the Hub API of SPEC §1 (SPEC §9).
+"""The sandbox's Hub API: a WSGI application that behaves as the reference says Hub does.
 
-A WSGI application, so that it runs in process behind httpx's WSGI transport
-(``hub.base_url = "sandbox"``) and over real HTTP on 127.0.0.1
-(``feeds sandbox``), with the same code. It behaves as the reference says Hub
-does: an OAuth token endpoint that refuses bad credentials, bearer checks,
+An OAuth token endpoint that refuses bad credentials, bearer checks,
 pagination headers and the ``per_page`` cap, ANDed and ORed filters, and
-validation of POSTed and PUT feed configurations answered with 422. Faults
-(latency, status codes with Retry-After, timeouts, connections cut in the
-middle of an answer, malformed JSON, expiring tokens, a catalogue that shifts
-between pages) can be programmed for tests and benchmarks.
+validation of POSTed and PUT feed configurations answered with 422. Product
+pages of a generated catalogue are cached, so that a large catalogue answers
+like Hub's database rather than at the speed of generating it. Faults are
+programmed with ``faults.Fault``. ``Recorded`` holds the test instruments:
+what was asked, for tests and benchmarks to count; Hub has no such thing.
 """
 
 from __future__ import annotations
 
 import importlib.resources
-import io
 import json
 import logging
 import math
 import random
 import re
 import secrets
-import socketserver
 import threading
 import time
 from collections import Counter
@@ -29,12 +25,10 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Iterable
 from urllib.parse import parse_qs
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-import httpx
-
-from ..config import MAX_FEEDS_PER_ORGANISATION, check_feed
-from . import sandbox_data
+from ...config import MAX_FEEDS_PER_ORGANISATION, check_feed
+from .data import VENDORS, Catalogue
+from .faults import Fault, cut
 
 log = logging.getLogger("feeds.sandbox")
 
@@ -46,86 +40,25 @@ SAMPLE_FEED_FILE = re.compile(r"^(\d+)-[\w-]+\.json$")
 
 
 @dataclass
-class Fault:
-    """A programmed misbehaviour for the requests it matches.
+class Recorded:
+    """Test instruments: every request and token the sandbox saw (not part of Hub's API)."""
 
-    kind: ``status`` (answer ``status``, with ``retry_after`` when given),
-    ``delay`` (wait ``seconds`` first), ``reset`` (cut the connection in the
-    middle of the body), ``malformed`` (a 200 with broken JSON),
-    ``no_headers`` (leave out the pagination headers), ``expire_tokens``
-    (every token issued so far stops working), ``shift`` (a product is added
-    to the head of the catalogue, or removed with ``remove=True``, just before
-    the answer), ``wrong_types`` (one product of the page gets a string price,
-    a null name and negative stock).
-    """
+    #: "METHOD /path" -> requests (``/feeds/{id}`` for one feed)
+    counts: Counter[str] = field(default_factory=Counter)
+    #: (method, path, query string) of every request
+    requests: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (monotonic time, method, path, page) of every request, for timing tests
+    arrivals: list[tuple[float, str, str, int | None]] = field(default_factory=list)
+    #: every access token issued
+    tokens: list[str] = field(default_factory=list)
 
-    kind: str
-    path: str = "/products"
-    page: int | None = None
-    times: int = 1
-    after: int = 0
-    status: int = 500
-    retry_after: float | None = None
-    seconds: float = 0.0
-    remove: bool = False
-    seen: int = 0
-    hits: int = 0
+    def request(self, method: str, path: str, query: str, page: int | None) -> None:
+        self.counts[f"{method} {path if not path.startswith('/feeds/') else '/feeds/{id}'}"] += 1
+        self.requests.append((method, path, query))
+        self.arrivals.append((time.monotonic(), method, path, page))
 
-    def matches(self, method: str, path: str, page: int | None) -> bool:
-        """Whether this request (``path`` or a path under it) gets the fault; counts what it hits."""
-        if not (path == self.path or path.startswith(self.path + "/")):
-            return False
-        if self.page is not None and page != self.page:
-            return False
-        self.seen += 1
-        if self.seen <= self.after:
-            return False
-        if self.times >= 0 and self.hits >= self.times:
-            return False
-        self.hits += 1
-        return True
-
-
-class CutConnection(Exception):
-    """Raised in the middle of a body: the server closes the connection there.
-
-    Not a ConnectionError: wsgiref ignores those, and the connection would stay
-    open with the client waiting for the rest of the body.
-    """
-
-
-@dataclass
-class Catalogue:
-    """The products the sandbox serves: generated lazily, or a given list."""
-
-    count: int = 250
-    seed: int = 1
-    items: list[dict[str, Any]] | None = None
-    _inserted: int = 0
-
-    def __len__(self) -> int:
-        return len(self.items) if self.items is not None else self.count
-
-    def slice(self, start: int, stop: int) -> list[dict[str, Any]]:
-        if self.items is not None:
-            return self.items[start:stop]
-        return sandbox_data.products(self.seed, start, min(stop, self.count))
-
-    def materialise(self) -> list[dict[str, Any]]:
-        if self.items is None:
-            self.items = sandbox_data.products(self.seed, 0, self.count)
-        return self.items
-
-    def shift(self, remove: bool) -> None:
-        items = self.materialise()
-        if remove:
-            if items:
-                items.pop(0)
-        else:
-            self._inserted += 1
-            new_id = max((p.get("id", 0) for p in items), default=0) + 1
-            items.insert(0, {"id": new_id, "name": f"New product {self._inserted}",
-                             "product_code": f"AAA-NEW-{self._inserted}", "price": 1, "stock": 1})
+    def token_count(self) -> int:
+        return self.counts["POST /oauth/token"]
 
 
 @dataclass
@@ -134,7 +67,7 @@ class Sandbox:
 
     feeds: dict[int, dict[str, Any]] = field(default_factory=dict)
     catalogue: Catalogue = field(default_factory=Catalogue)
-    vendors: list[dict[str, Any]] = field(default_factory=lambda: [dict(v) for v in sandbox_data.VENDORS])
+    vendors: list[dict[str, Any]] = field(default_factory=lambda: [dict(v) for v in VENDORS])
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
     latency: float = 0.0
     token_lifetime: float = 3600.0
@@ -155,12 +88,8 @@ class Sandbox:
         self._pages: dict[tuple[int, int, int, int], bytes] = {}
         self._cached = 0
         self._tokens: dict[str, float] = {}
-        self.issued_tokens: list[str] = []
         self._rng = random.Random(0)
-        self.counts: Counter[str] = Counter()
-        self.log: list[tuple[str, str, str]] = []
-        #: (monotonic time, method, path, page) of every request, for timing tests
-        self.arrivals: list[tuple[float, str, str, int | None]] = []
+        self.recorded = Recorded()
 
     # --- construction --------------------------------------------------------
 
@@ -174,26 +103,22 @@ class Sandbox:
             self.faults.append(fault)
         return fault
 
-    def token_count(self) -> int:
-        return self.counts["POST /oauth/token"]
-
     # --- WSGI ----------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "")
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        if path == "/_sandbox/stats":  # not Hub's: lets benchmarks count requests from outside
+        if path == "/_sandbox/stats":  # test instrument, not Hub's: lets benchmarks count requests from outside
             with self._lock:
-                return self._answer(start_response, 200, {"counts": dict(self.counts), "tokens": len(self.issued_tokens)})
+                return self._answer(start_response, 200, {"counts": dict(self.recorded.counts),
+                                                          "tokens": len(self.recorded.tokens)})
         if not path.startswith(API_PREFIX):
             return self._answer(start_response, 404, {"message": f"no such path {path}; the API is under {API_PREFIX}"})
         path = path[len(API_PREFIX):] or "/"
         page = _int(query.get("page", ["1"])[0])
         with self._lock:
-            self.counts[f"{method} {path if not path.startswith('/feeds/') else '/feeds/{id}'}"] += 1
-            self.log.append((method, path, environ.get("QUERY_STRING", "")))
-            self.arrivals.append((time.monotonic(), method, path, page))
+            self.recorded.request(method, path, environ.get("QUERY_STRING", ""), page)
             faults = [f for f in self.faults if f.matches(method, path, page)]
         if self.latency:
             time.sleep(self.latency)
@@ -273,7 +198,7 @@ class Sandbox:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[token] = time.monotonic() + self.token_lifetime
-            self.issued_tokens.append(token)
+            self.recorded.tokens.append(token)
         advertised = self.advertised_lifetime if self.advertised_lifetime is not None else self.token_lifetime
         return {"access_token": token, "token_type": "Bearer", "expires_in": int(math.ceil(advertised))}
 
@@ -377,7 +302,7 @@ class Sandbox:
         if corrupt == "reset":
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                                       *headers.items()])
-            return _cut(body)
+            return cut(body)
         return self._answer(start_response, 200, body, headers)
 
     @staticmethod
@@ -404,11 +329,6 @@ class _BadRequest(Exception):
         super().__init__(message)
         self.status = status
         self.extra = extra or {}
-
-
-def _cut(body: bytes) -> Iterable[bytes]:
-    yield body[: len(body) // 2]
-    raise CutConnection("sandbox fault: connection cut in the middle of the answer")
 
 
 def _retry_after(seconds: float) -> str:
@@ -442,7 +362,6 @@ def _body(environ: dict[str, Any]) -> Any:
     except ValueError:
         raise _BadRequest(400, "the request body is not JSON") from None
 
-
 def load_sample_feeds() -> dict[int, dict[str, Any]]:
     """The sample feed configurations: ``sample_configs/feeds/<id>-<name>.json``."""
     folder = importlib.resources.files("feeds.sample_configs") / "feeds"
@@ -453,109 +372,3 @@ def load_sample_feeds() -> dict[int, dict[str, Any]]:
             fid = int(match.group(1))
             feeds[fid] = {"id": fid, **json.loads(entry.read_text(encoding="utf-8"))}
     return feeds
-
-
-# --- transports and servers ---------------------------------------------------
-
-
-class SandboxTransport(httpx.WSGITransport):
-    """httpx's WSGI transport, with a cut connection reported as httpx reports one."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            response = super().handle_request(request)
-            response.read()
-            return response
-        except (ConnectionError, CutConnection) as exc:
-            raise httpx.RemoteProtocolError(str(exc), request=request) from None
-
-
-class _KeepAliveServerHandler(ServerHandler):
-    """wsgiref's handler, answering in HTTP/1.1; an answer cut short closes the connection."""
-
-    http_version = "1.1"
-
-    def handle_error(self) -> None:
-        self.request_handler.close_connection = True
-        super().handle_error()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """HTTP/1.1 with keep-alive, as Hub speaks it: one connection serves many requests."""
-
-    protocol_version = "HTTP/1.1"
-
-    def handle(self) -> None:
-        self.close_connection = True
-        self._one()
-        while not self.close_connection:
-            self._one()
-
-    def _one(self) -> None:
-        self.raw_requestline = self.rfile.readline(65537)
-        if not self.raw_requestline or len(self.raw_requestline) > 65536:
-            self.close_connection = True
-            return
-        if not self.parse_request():
-            return
-        # Read the whole body first: an answer given without reading it (a fault) must not
-        # leave it in the connection to be taken for the next request.
-        length = _int(self.headers.get("Content-Length") or "0") or 0
-        body = io.BytesIO(self.rfile.read(length) if length > 0 else b"")
-        handler = _KeepAliveServerHandler(body, self.wfile, self.get_stderr(), self.get_environ(),
-                                          multithread=True)
-        handler.request_handler = self
-        handler.run(self.server.get_app())
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("sandbox: " + format, *args)
-
-    def get_stderr(self) -> Any:
-        return _Null()
-
-
-class _Null:
-    def write(self, *_: Any) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-
-class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("sandbox: connection from %s ended abruptly", client_address)
-
-
-def make_server(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
-    server = SandboxServer((host, port), _QuietHandler)
-    server.set_app(sandbox)
-    return server
-
-
-class RunningSandbox:
-    """A sandbox served over HTTP from a background thread (for tests and benchmarks)."""
-
-    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0):
-        self.sandbox = sandbox
-        self.server = make_server(sandbox, host, port)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{API_PREFIX}"
-
-    def __enter__(self) -> RunningSandbox:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -12,6 +12,7 @@ null, zero and negative stock, subscription products, prices such as 5,
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 VENDORS: list[dict[str, Any]] = [
@@ -150,3 +151,37 @@ def product(seed: int, index: int) -> dict[str, Any]:
 
 def products(seed: int, start: int, stop: int) -> list[dict[str, Any]]:
     return [product(seed, i) for i in range(start, stop)]
+
+
+@dataclass
+class Catalogue:
+    """The products the sandbox serves: generated lazily, or a given list."""
+
+    count: int = 250
+    seed: int = 1
+    items: list[dict[str, Any]] | None = None
+    _inserted: int = 0
+
+    def __len__(self) -> int:
+        return len(self.items) if self.items is not None else self.count
+
+    def slice(self, start: int, stop: int) -> list[dict[str, Any]]:
+        if self.items is not None:
+            return self.items[start:stop]
+        return products(self.seed, start, min(stop, self.count))
+
+    def materialise(self) -> list[dict[str, Any]]:
+        if self.items is None:
+            self.items = products(self.seed, 0, self.count)
+        return self.items
+
+    def shift(self, remove: bool) -> None:
+        items = self.materialise()
+        if remove:
+            if items:
+                items.pop(0)
+        else:
+            self._inserted += 1
+            new_id = max((p.get("id", 0) for p in items), default=0) + 1
+            items.insert(0, {"id": new_id, "name": f"New product {self._inserted}",
+                             "product_code": f"AAA-NEW-{self._inserted}", "price": 1, "stock": 1})

@@ -1,0 +1,154 @@
+"""Rules across fields and across feeds, on top of the model's per-field rules.
+
+``check_feed`` validates one configuration object and adds what its delivery
+method needs, ignores and forbids (read from the method, ``deliver/*.py``);
+``check_documents`` adds the rules that span feeds (at most 10 per
+organisation, unique ids, shared SITC names). Every problem is reported at
+once, errors apart from warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..deliver import METHODS
+from .messages import Problem, close, explain, json_type, show
+from .model import FIELD_NAMES, MAX_FEEDS_PER_ORGANISATION, FeedConfig, hub_name, raw_names, raw_value
+
+
+@dataclass
+class FeedCheck:
+    """The outcome of checking one feed configuration."""
+
+    feed: FeedConfig | None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_feed(raw: Any, prefix: str = "") -> FeedCheck:
+    """Check one configuration object; report every problem at once."""
+
+    def at(path: str) -> str:
+        return f"{prefix}.{path}" if prefix and path else (prefix or path)
+
+    if not isinstance(raw, dict):
+        return FeedCheck(None, [Problem(prefix, f"must be a feed configuration object, not {json_type(raw)}")])
+
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    feed: FeedConfig | None = None
+    try:
+        feed = FeedConfig.model_validate(raw)
+    except ValidationError as exc:
+        reported = exc.errors()
+        item_errors = {e["loc"][0] for e in reported if len(e["loc"]) > 1}
+        for error in reported:
+            if error["type"] == "too_short" and error["loc"][0] in item_errors:
+                continue  # the bad items are reported one by one
+            problem = explain(error, raw)
+            errors.append(Problem(at(problem.path), problem.message))
+
+    # Unknown fields: Hub adds fields in minor releases, so they only warn.
+    for key in raw:
+        if key not in FIELD_NAMES:
+            guess = close(key, FIELD_NAMES)
+            hint = f" (did you mean '{guess}'?)" if guess else ""
+            warnings.append(Problem(at(key), f"is not a feed configuration field and is ignored{hint}"))
+
+    def spelt(name: str) -> str:
+        """A field as this configuration spells it."""
+        return next((key for key in raw_names(name) if key in raw), hub_name(name))
+
+    method_name = raw.get("delivery_method")
+    method = METHODS.get(method_name) if isinstance(method_name, str) else None
+    if method is not None:
+        for name in method.required:
+            if raw_value(raw, name) is None:
+                hint = method.fields[name].hint
+                errors.append(Problem(at(hub_name(name)), f"is required for a {method.name} feed"
+                                      + (f": {hint}" if hint else "")))
+        method_errors, method_warnings = method.check(raw, feed)
+        errors += [Problem(at(path), message) for path, message in method_errors]
+        warnings += [Problem(at(path), message) for path, message in method_warnings]
+        for other in METHODS.values():
+            if other is method:
+                continue
+            for name in sorted(set(other.fields) - set(method.fields)):
+                if raw_value(raw, name) is not None:
+                    warnings.append(Problem(at(spelt(name)), f"is ignored by a {method.name} feed (it is for "
+                                                             f"{other.name} delivery)"))
+        if not method.uses_filename_pattern and raw.get("filename") is not None:
+            warnings.append(Problem(at("filename"), f"is ignored by a {method.name} feed, which uses "
+                                                    f"{method.file_name_field()}"))
+        for name, fixed in (method.fixed_format or {}).items():
+            if raw.get(name) is not None and raw[name] != fixed:
+                warnings.append(Problem(at(name), f"is ignored: {method.name} feeds always use {show(fixed)} "
+                                                  "(a fixed format)"))
+    if errors:
+        feed = None
+    return FeedCheck(feed, errors, warnings)
+
+
+def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
+    """Check parsed JSON documents: each one feed object or a list of them.
+
+    Returns the checks of each document's feeds, in order, with the rules
+    that span feeds applied across all documents (one validation run).
+    """
+    results: list[list[FeedCheck]] = []
+    by_organisation: dict[int, int] = {}
+    ids: dict[int, str] = {}
+    sitc_names: dict[str, str] = {}
+    for source, document in documents:
+        if isinstance(document, list):
+            items = [(f"feeds[{i}]", item) for i, item in enumerate(document)]
+            if not items:
+                results.append([FeedCheck(None, [Problem("", "is an empty list; give one feed object or a list of them")])])
+                continue
+        else:
+            items = [("", document)]
+        checks = []
+        for prefix, item in items:
+            check = check_feed(item, prefix)
+            if isinstance(item, dict):
+                here = f"{source} {prefix}".strip()
+                org = item.get("organisation")
+                if isinstance(org, int) and not isinstance(org, bool) and org > 0:
+                    by_organisation[org] = by_organisation.get(org, 0) + 1
+                    if by_organisation[org] > MAX_FEEDS_PER_ORGANISATION:
+                        check.errors.append(Problem(
+                            f"{prefix}.organisation" if prefix else "organisation",
+                            f"organisation {org} has {by_organisation[org]} feeds in this validation run; "
+                            f"Hub allows at most {MAX_FEEDS_PER_ORGANISATION} per organisation",
+                        ))
+                        check.feed = None
+                sitc_name = item.get("sitc_filename")
+                if item.get("delivery_method") == "SITC" and isinstance(sitc_name, str) and sitc_name:
+                    if sitc_name in sitc_names:
+                        check.warnings.append(Problem(
+                            f"{prefix}.sitc_filename" if prefix else "sitc_filename",
+                            f"{show(sitc_name)} is also the sitc_filename of {sitc_names[sitc_name]}; both files go "
+                            "to the same place on Stock In The Channel and the later one replaces the other",
+                        ))
+                    else:
+                        sitc_names[sitc_name] = here
+                fid = item.get("id")
+                if isinstance(fid, int) and not isinstance(fid, bool):
+                    if fid in ids:
+                        check.errors.append(Problem(
+                            f"{prefix}.id" if prefix else "id",
+                            f"id {fid} is given twice (also in {ids[fid]}); each feed needs its own id",
+                        ))
+                        check.feed = None
+                    else:
+                        ids[fid] = here
+            checks.append(check)
+        results.append(checks)
+    return results

@@ -1,0 +1,109 @@
+"""What a delivery method is: everything about one ``delivery_method`` in one place.
+
+A method module (``email.py``, ``ftp.py``, ``sitc.py``) defines one ``Method``
+subclass and one instance, ``METHOD``, listed in ``deliver/__init__.py``. The
+method owns:
+
+- the feed configuration fields it reads, their types, rules and hints
+  (``fields``), those a feed must have (``required``), and a fixed file format
+  when it has one; the feed model, the validator and ``feeds schema`` are
+  built from these;
+- its settings sections (``settings_sections``), gathered by ``settings.py``;
+- where a feed's file goes (``target``) and how that is described in logs,
+  history, ``feeds list`` and outbox manifests (``describe``, ``destination``);
+- sending (``send``), removing what a failed upload left (``cleanup``) and
+  testing a destination without sending a feed (``probe``), with its
+  library's errors mapped to transient or permanent ``DeliveryError``s;
+- what the outbox writes instead of sending (``outbox_file``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic.fields import FieldInfo
+
+from ..filenames import HUB_DEFAULT_PATTERN, expand_pattern
+from ..sections import Section
+
+if TYPE_CHECKING:  # the model is built from the methods, so they only name it
+    from ..config import FeedConfig
+    from ..settings import Settings
+    from .base import Context, Job, Target
+
+#: a rule's finding: (field, message)
+Finding = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class FeedField:
+    """A feed configuration field a method reads: its type (with rules), pydantic field and hint."""
+
+    annotation: Any
+    info: FieldInfo
+    hint: str = ""  #: what to give, ending "is required for a ... feed"
+
+
+class Method:
+    """A delivery method. Subclasses set the class attributes and implement the hooks."""
+
+    name: ClassVar[str]
+    fields: ClassVar[dict[str, FeedField]] = {}
+    required: ClassVar[tuple[str, ...]] = ()
+    #: (delimiter, escape method, header row) forced on every feed of the method, if any
+    fixed_format: ClassVar[dict[str, Any] | None] = None
+    #: whether the feed's ``filename`` pattern names the file (else the method names it)
+    uses_filename_pattern: ClassVar[bool] = True
+    settings_sections: ClassVar[dict[str, type[Section]]] = {}
+    #: JSON Schema a feed of this method must also match, beside its required fields
+    schema_then: ClassVar[dict[str, Any]] = {}
+
+    # --- configuration ---------------------------------------------------------
+
+    def check(self, raw: Mapping[str, Any], feed: FeedConfig | None) -> tuple[list[Finding], list[Finding]]:
+        """Rules across this method's fields: (errors, warnings). ``feed`` is None when invalid."""
+        return [], []
+
+    def port(self, feed: FeedConfig) -> int | None:
+        """The port a feed's own server listens on, when the method has one."""
+        return None
+
+    def file_name(self, feed: FeedConfig, when: datetime) -> str:
+        """The name of the file a feed delivers, generated at ``when`` (SPEC §3)."""
+        return expand_pattern(feed.filename or HUB_DEFAULT_PATTERN, when)
+
+    def file_name_field(self) -> str:
+        return "filename"
+
+    def destination(self, raw: Mapping[str, Any]) -> str:
+        """Where a feed's file goes, from Hub's raw configuration (``feeds list``): lenient, no secrets."""
+        raise NotImplementedError
+
+    # --- delivery --------------------------------------------------------------
+
+    def target(self, feed: FeedConfig, settings: Settings) -> Target:
+        """Where this feed's file goes; ConfigError or SettingsError before anything is sent."""
+        raise NotImplementedError
+
+    def describe(self, target: Target, filename: str = "") -> str:
+        """The destination as summaries, history and manifests show it: no secrets."""
+        raise NotImplementedError
+
+    def send(self, job: Job, target: Target, context: Context, settings: Settings) -> str:
+        """Deliver once; DeliveryError(transient=...) on failure; return the destination."""
+        raise NotImplementedError
+
+    def cleanup(self, target: Target, context: Context, settings: Settings) -> None:
+        """Remove temporary files a failed last attempt left (best effort)."""
+
+    def probe(self, target: Target, context: Context, settings: Settings) -> str:
+        """Test the destination without sending a feed; return what was checked, or raise DeliveryError."""
+        raise NotImplementedError
+
+    def outbox_file(self, job: Job, target: Target, settings: Settings) -> tuple[str, bytes | Path, dict[str, Any]]:
+        """What the outbox writes instead of sending: (file name, content, manifest details)."""
+        return job.filename, job.path, {}

@@ -1,0 +1,210 @@
+"""FTP and FTPS delivery (ftplib): passive mode, explicit TLS, atomic upload.
+
+The file is stored under a temporary name in the target folder, its size is
+checked with SIZE, then it is renamed over the final name (SPEC §4). A reader
+never sees a partial file under the final name; a failed upload's temporary
+file is deleted on the spot when the connection still works, or by the next
+attempt when it does not.
+"""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import logging
+import uuid
+from typing import Any
+
+from ... import redact
+from ...errors import Cancelled, DeliveryError
+from ...sections import Section
+from ..base import Context, Job, Target, before_publishing, classify_os_error, tls_context
+
+log = logging.getLogger("feeds.deliver.ftp")
+BLOCK = 64 * 1024
+
+
+class FtpsSettings(Section):
+    """``[ftps]``: how FTPS servers' certificates are checked."""
+
+    verify: bool = True
+    ca_file: str = ""
+
+
+class ReusingFTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS that reuses the control channel's TLS session for data channels.
+
+    Many servers (vsftpd's require_ssl_reuse, FileZilla Server) refuse a data
+    connection that starts a new TLS session; ftplib does not reuse it.
+    """
+
+    def ntransfercmd(self, cmd: str, rest: Any = None) -> tuple[Any, Any]:
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:  # type: ignore[attr-defined]
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)  # type: ignore[union-attr]
+        return conn, size
+
+
+def _error(exc: BaseException, what: str) -> DeliveryError:
+    if isinstance(exc, DeliveryError):
+        return exc
+    text = redact.redact(str(exc)).strip()
+    if isinstance(exc, ftplib.error_perm):
+        code = text[:3]
+        if code == "530":
+            return DeliveryError(f"{what}: the server refused the login ({text}); check delivery_user and delivery_password",
+                                 reason="login refused")
+        reason = "folder not writable" if code in ("550", "553", "532") else None
+        return DeliveryError(f"{what}: the server refused it ({text})", reason=reason)
+    if isinstance(exc, ftplib.error_temp):
+        return DeliveryError(f"{what}: the server failed for now ({text})", transient=True)
+    if isinstance(exc, (ftplib.error_reply, ftplib.error_proto)):
+        return DeliveryError(f"{what}: unexpected answer from the server ({text})", transient=True)
+    return classify_os_error(exc, what)
+
+
+def _connect(target: Target, context: Context, ftps: FtpsSettings) -> ftplib.FTP:
+    timeout = context.timeout
+    where = f"{target.protocol} {target.host}:{target.port}"
+    ftp: ftplib.FTP
+    try:
+        if target.protocol == "FTPS":
+            ftp = ReusingFTP_TLS(context=tls_context(ftps.ca_file, ftps.verify, "FTPS", "ftps.verify"),
+                                 timeout=timeout)
+        else:
+            ftp = ftplib.FTP(timeout=timeout)
+        ftp.connect(target.host, target.port)
+    except Exception as exc:
+        raise _error(exc, f"connecting to {where}") from None
+    try:
+        ftp.login(target.user, target.password.get_secret_value())  # FTP_TLS sends AUTH TLS first
+        if isinstance(ftp, ftplib.FTP_TLS):
+            ftp.prot_p()
+        ftp.set_pasv(True)
+    except Exception as exc:
+        _close(ftp)
+        raise _error(exc, f"logging in to {where}") from None
+    return ftp
+
+
+def _close(ftp: ftplib.FTP) -> None:
+    try:
+        ftp.quit()
+    except Exception:
+        try:
+            ftp.close()
+        except Exception:
+            pass
+
+
+def _delete_quietly(ftp: ftplib.FTP, name: str) -> bool:
+    try:
+        ftp.delete(name)
+        return True
+    except ftplib.error_perm as exc:
+        return str(exc).startswith("550")  # already gone
+    except Exception:
+        return False
+
+
+def _remove_leftovers(ftp: ftplib.FTP, context: Context) -> None:
+    for leftover in list(context.leftovers):
+        if _delete_quietly(ftp, leftover):
+            context.drop_leftover(leftover)
+
+
+def send(job: Job, target: Target, context: Context, section: FtpsSettings) -> str:
+    """Upload ``job`` to ``target`` over FTP or FTPS; return the destination."""
+    where = target.describe(job.filename)
+    ftp = _connect(target, context, section)
+    temporary = f".feeds-{uuid.uuid4().hex[:16]}.part"
+    try:
+        try:
+            if target.directory:
+                ftp.cwd(target.directory)
+        except Exception as exc:
+            raise _error(exc, f"opening the folder {target.directory!r} on {target.host}") from None
+        _remove_leftovers(ftp, context)
+        context.check_cancel()
+
+        def block_sent(_: bytes) -> None:
+            context.check_cancel()
+
+        try:
+            context.add_leftover(temporary)
+            with job.path.open("rb") as handle:
+                ftp.storbinary(f"STOR {temporary}", handle, blocksize=BLOCK, callback=block_sent)
+            size = ftp.size(temporary)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            raise _error(exc, f"uploading to {where}") from None
+        before_publishing(size, job, where, context)
+        try:
+            try:
+                ftp.rename(temporary, job.filename)
+            except ftplib.error_perm:
+                # Servers that refuse to rename over an existing file (IIS, some appliances).
+                _delete_quietly(ftp, job.filename)
+                ftp.rename(temporary, job.filename)
+        except Exception as exc:
+            raise _error(exc, f"renaming the upload to {job.filename!r} on {target.host}") from None
+        context.drop_leftover(temporary)
+        _close(ftp)
+        return where
+    except BaseException:
+        if temporary in context.leftovers:
+            if _delete_quietly(ftp, temporary):
+                context.drop_leftover(temporary)
+        _close(ftp)
+        raise
+
+
+def cleanup(target: Target, context: Context, section: FtpsSettings) -> None:
+    """Remove temporary files a failed last attempt left behind (a fresh, best-effort connection)."""
+    if not context.leftovers:
+        return
+    try:
+        ftp = _connect(target, context, section)
+    except DeliveryError:
+        return
+    try:
+        if target.directory:
+            ftp.cwd(target.directory)
+        _remove_leftovers(ftp, context)
+    except Exception:
+        pass
+    finally:
+        _close(ftp)
+
+
+def probe(target: Target, context: Context, section: FtpsSettings) -> str:
+    """Connect, log in, write a probe file under a hidden name, rename it, delete it; send no feed.
+
+    Both names start with a dot and neither ends in ``.csv``: importers that
+    take whatever CSV lands in the folder never see them (SPEC §10).
+    """
+    ftp = _connect(target, context, section)
+    token = uuid.uuid4().hex[:16]
+    written, renamed = f".feeds-probe-{token}.part", f".feeds-probe-{token}.done"
+    left: str | None = None
+    try:
+        try:
+            if target.directory:
+                ftp.cwd(target.directory)
+        except Exception as exc:
+            raise _error(exc, f"opening the folder {target.directory!r} on {target.host}") from None
+        try:
+            left = written
+            ftp.storbinary(f"STOR {written}", io.BytesIO(b"feeds connection test\r\n"))
+            ftp.rename(written, renamed)
+            left = renamed
+            ftp.delete(renamed)
+            left = None
+        except Exception as exc:
+            raise _error(exc, f"writing a probe file in {target.directory or 'the login folder'} on {target.host}") from None
+        return "logged in; wrote, renamed and deleted a probe file"
+    finally:
+        if left is not None:
+            _delete_quietly(ftp, left)
+        _close(ftp)
