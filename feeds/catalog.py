@@ -162,7 +162,6 @@ class Catalogue:
 
     records: list[Record]
     fetched_at: datetime
-    products_seen: int = 0
     without_code: int = 0
     unknown_vendor: int = 0
     without_vendor: int = 0
@@ -293,7 +292,6 @@ class CatalogueBuilder:
         return Catalogue(
             records=records,
             fetched_at=fetched_at,
-            products_seen=self.unique,
             without_code=len(self.without_code),
             unknown_vendor=len(self.unknown_vendor),
             without_vendor=len(self.without_vendor),

@@ -3,6 +3,9 @@
 Exit status: 0 success; 1 the work failed (an invalid configuration, a failed
 delivery); 2 wrong usage or unusable settings. Errors are one sentence on
 stderr; a traceback only with -v.
+
+Each command imports what it uses inside its function: ``feeds validate``
+should not wait for httpx, SQLAlchemy and paramiko to load.
 """
 
 from __future__ import annotations

@@ -22,17 +22,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from . import redact, retry
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from . import archive, redact, retry
 from .catalog import Catalogue, load_catalogue
 from .config import HubFeed
-from .errors import FeedsError, HubError
-from .ledger import stamp
+from .errors import FeedsError, HubError, UsageError
+from .hub import open_hub
+from .ledger import Ledger, stamp
 from .metrics import Metrics, serve
 from .runner import run_feed
 
 if TYPE_CHECKING:
     from .hub import HubClient
-    from .ledger import Ledger
     from .runner import RunResult  # noqa: F401 (annotations only)
     from .settings import Settings
 
@@ -54,8 +57,6 @@ def slot_of(now: datetime) -> datetime:
 
 def wake_trigger() -> Any:
     """Every :00 and :30 UTC."""
-    from apscheduler.triggers.cron import CronTrigger
-
     return CronTrigger(minute="0,30", second=0, timezone=timezone.utc)
 
 
@@ -334,12 +335,6 @@ class Daemon:
 
 def run_daemon(settings: Settings, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
     """``feeds daemon``: wake at every :00 and :30 UTC until SIGTERM or SIGINT."""
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    from . import archive
-    from .hub import open_hub
-    from .ledger import Ledger
-
     metrics = Metrics()
     hub = open_hub(settings.hub, on_request=metrics.hub_request)
     ledger = Ledger(settings.database_url)
@@ -359,8 +354,6 @@ def run_daemon(settings: Settings, *, metrics_port: int | None = None, metrics_h
         try:
             server = serve(metrics, daemon.health, metrics_host, metrics_port)
         except OSError as exc:
-            from .errors import UsageError
-
             raise UsageError(f"--metrics-port {metrics_port} cannot be used on {metrics_host}: {exc.strerror}") from None
         log.info("metrics and /healthz on http://%s:%d", metrics_host, server.server_address[1])
 

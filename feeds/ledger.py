@@ -48,8 +48,6 @@ from .retry import RUNS_PER_SLOT
 log = logging.getLogger("feeds.ledger")
 
 SCHEMA_VERSION = 1
-STATUSES = ("running", "delivered", "failed")
-TRIGGERS = ("schedule", "catch-up", "manual")
 
 metadata = MetaData()
 

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from . import failpoints
 
 DELIMITERS = {"COMMA": ",", "SEMI_COLON": ";"}
-ESCAPE_METHODS = ("QUOTED", "ESCAPED", "STRIPPED")
+ESCAPE_METHODS = ("ESCAPED", "QUOTED", "STRIPPED")
 LINE_END = "\r\n"
 _CHUNK_ROWS = 2048
 

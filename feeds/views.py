@@ -13,7 +13,7 @@ from .deliver import METHODS
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from rich.console import Console  # lazy, as every rich import here: commands that print no table skip rich
 
     # Piped output keeps whole values rather than folding them at 80 columns.
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -9,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from feeds import redact
+from feeds.catalog import load_catalogue
+from feeds.config import FeedConfig
 from feeds.hub.client import HubClient
-from feeds.hub.sandbox import CLIENT_ID, CLIENT_SECRET, RunningSandbox, Sandbox
+from feeds.hub.sandbox import CLIENT_ID, CLIENT_SECRET, Catalogue, RunningSandbox, Sandbox
 from feeds.settings import HubSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +29,31 @@ def _clean_environment(monkeypatch, tmp_path):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     redact.forget_all()
+
+
+ALL_COLUMNS = ["name", "stock", "price", "rrp", "vendor", "mpn", "ean"]
+
+
+def fixture_data():
+    return json.loads((REPO / "tests" / "data" / "awkward_catalogue.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def awkward():
+    """The awkward catalogue, read through the real client from the sandbox, 8 per page."""
+    data = fixture_data()
+    items = [p for page in data["pages"] for p in page]
+    sandbox = Sandbox(catalogue=Catalogue(items=items), vendors=data["vendors"])
+    with RunningSandbox(sandbox) as running, HubClient(hub_settings(running.base_url, per_page=8)) as hub:
+        return load_catalogue(hub)
+
+
+def feed(**overrides) -> FeedConfig:
+    """A valid EMAIL feed with every column, changed by ``overrides``."""
+    values = dict(organisation=1, name="Golden", timeslot=0, columns=ALL_COLUMNS,
+                  delivery_method="EMAIL", delivery_email="golden@example.com")
+    values.update(overrides)
+    return FeedConfig.model_validate(values)
 
 
 @pytest.fixture

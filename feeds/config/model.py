@@ -18,14 +18,15 @@ from .. import rules
 from ..deliver import METHODS
 from ..deliver.method import Method
 from ..record import COLUMNS, Column
+from ..render import DELIMITERS, ESCAPE_METHODS
 
 MAX_FEEDS_PER_ORGANISATION = 10
 
 #: minutes after 00:00 UTC, a multiple of 30 (SPEC §2); the lenient reading of Hub's feeds uses it too
 Timeslot = Annotated[int, Field(ge=0, le=1410, multiple_of=30)]
 DeliveryMethod = Literal[tuple(METHODS)]  # type: ignore[valid-type]
-Delimiter = Literal["COMMA", "SEMI_COLON"]
-EscapeMethod = Literal["ESCAPED", "QUOTED", "STRIPPED"]
+Delimiter = Literal[tuple(DELIMITERS)]  # type: ignore[valid-type]
+EscapeMethod = Literal[ESCAPE_METHODS]  # type: ignore[valid-type]
 
 #: fields that mean their default when Hub sends null
 _NULL_MEANS_DEFAULT = frozenset({"active", "show_headers", "delimiter", "escape_method", "show_empty_stock"})

@@ -15,7 +15,7 @@ SANDBOX_BASE_URL = "http://sandbox.invalid/api/v1"
 def open_hub(settings: HubSettings, **options: Any) -> HubClient:
     """A client for the configured Hub; ``base_url = "sandbox"`` runs the sandbox in process."""
     if settings.is_sandbox and "transport" not in options:
-        from .sandbox import Sandbox, SandboxTransport
+        from .sandbox import Sandbox, SandboxTransport  # lazy: only the sandbox set-up loads the sandbox
 
         app = options.pop("sandbox", None) or Sandbox.from_samples()
         return HubClient(

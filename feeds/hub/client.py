@@ -142,7 +142,7 @@ class HubClient:
     ):
         self.settings = settings
         self.base_url = (base_url or settings.base_url).rstrip("/")
-        self.token_url = token_url or settings.token_url or self.base_url + "/oauth/token"
+        self.token_url = token_url or settings.effective_token_url
         self._http = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(settings.timeout),
