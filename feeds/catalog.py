@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("feeds.catalog")
 
+#: Products are read by name (SPEC §1): Hub's default order, popularity, moves while orders come in, so
+#: offset pages read over some seconds would repeat some products and skip others.
+PRODUCT_ORDER = [("sort_by", "+name")]
 _new_record = tuple.__new__
 _CENT = Decimal("0.01")
 _MONEY_CONTEXT = Context(prec=60)
@@ -304,13 +307,15 @@ class CatalogueBuilder:
 def load_catalogue(hub: HubClient, *, on_page: Callable[[int, int | None], None] | None = None) -> Catalogue:
     """Read vendors and every page of products from Hub into a ``Catalogue``.
 
-    Hub pages by offset, so a product added or removed while the pages are
-    read shifts the rest: one product is then read twice and another not at
-    all. When the total Hub reports changes between pages, or the products
-    read do not add up to it, the whole catalogue is read again (up to three
-    times, ``retry.CATALOGUE_READS``). A difference that comes back the same on two reads in a row is
-    Hub's own and is accepted with a warning; a catalogue that keeps
-    changing is a failure, never a file with products missing.
+    Products are read by name (``PRODUCT_ORDER``), an order that does not move
+    while the pages are read. Hub still pages by offset, so a product added or
+    removed meanwhile shifts the rest: one product is then read twice and
+    another not at all. As a second line of defence, when the total Hub
+    reports changes between pages, or the products read do not add up to it,
+    the whole catalogue is read again (up to ``retry.CATALOGUE_READS`` times). A
+    difference that comes back the same on two reads in a row is Hub's own and
+    is accepted with a warning; a catalogue that keeps changing is a failure,
+    never a file with products missing.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendors") as pool:
         pending_vendors = pool.submit(hub.vendors)  # read while the first product page comes
@@ -319,7 +324,7 @@ def load_catalogue(hub: HubClient, *, on_page: Callable[[int, int | None], None]
         problem = ""
         for attempt in range(1, CATALOGUE_READS + 1):
             fetched_at = datetime.now(timezone.utc)
-            pages = hub.iter_pages("/products", loads=loads_page)
+            pages = hub.iter_pages("/products", PRODUCT_ORDER, loads=loads_page)
             first = next(pages)
             if vendors is None:
                 vendors = pending_vendors.result()

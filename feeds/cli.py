@@ -42,10 +42,11 @@ class App:
             self._settings = settings.load(self.config_path)
         return self._settings
 
-    def hub(self):
-        from .hub import open_hub
+    def hubs(self):
+        """A Hub client for each credential set of the settings."""
+        from .hub import Hubs
 
-        return open_hub(self.settings.hub)
+        return Hubs.from_settings(self.settings)
 
     def ledger(self):
         from .ledger import Ledger
@@ -122,8 +123,8 @@ def validate(app: App, paths: tuple[str, ...], remote: bool, feed_id: int | None
     if remote:
         if paths:
             raise click.UsageError("give either PATH... or --remote, not both")
-        with app.hub() as hub:
-            reports = validation.check_remote(hub, feed_id)
+        with app.hubs() as hubs:
+            reports = validation.check_remote(hubs, feed_id)
     else:
         if feed_id is not None:
             raise click.UsageError("--id goes with --remote")
@@ -160,8 +161,9 @@ def upload(app: App, path: str, dry_run: bool) -> None:
             verb = f"update feed {feed.id}" if feed.id is not None else "create a new feed"
             _out(f"would {verb}: {feed.name!r} (organisation {feed.organisation}, {feed.delivery_method})")
         return
-    with app.hub() as hub:
+    with app.hubs() as hubs:
         for feed in feeds:
+            hub = hubs.client_for_upload(feed.organisation)
             if feed.id is None:
                 saved = hub.create_feed(feed.to_hub())
                 _out(f"created feed {saved.get('id')}: {feed.name!r}")
@@ -179,8 +181,9 @@ def list_feeds(app: App, organisations: tuple[int, ...], as_json: bool) -> None:
     from .config import masked
     from .views import feeds_table
 
-    with app.hub() as hub:
-        feeds = [masked(f) for f in hub.list_feeds(organisations=organisations)]
+    with app.hubs() as hubs:
+        hubs.identify()  # credentials filed under the wrong organisation are a settings error
+        feeds = [masked(f) for f in hubs.list_feeds(organisations=organisations)]
     if as_json:
         _print_json(feeds)
     else:
@@ -196,8 +199,8 @@ def show(app: App, feed_id: int, as_json: bool) -> None:
     from .config import masked
     from .views import feed_details
 
-    with app.hub() as hub:
-        feed = masked(hub.get_feed(feed_id))
+    with app.hubs() as hubs:
+        feed = masked(hubs.get_feed(feed_id))
     if as_json:
         _print_json(feed)
     else:
@@ -221,7 +224,8 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool) 
     if output and not dry_run:
         raise click.UsageError("--output goes with --dry-run")
     with ExitStack() as stack:
-        hub = stack.enter_context(app.hub())
+        hub = stack.enter_context(app.hubs())
+        hub.identify()  # credentials filed under the wrong organisation are a settings error (exit 2)
         show_progress = stack.enter_context(progress())
         if dry_run:
             if output:
@@ -296,8 +300,10 @@ def daemon(app: App, metrics_port: int | None, metrics_host: str) -> None:
 @click.option("--token-lifetime", default=3600.0, show_default=True, type=click.FloatRange(1), help="Seconds an access token works.")
 @click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of answers that are a random 429, 500, 502 or 503.")
 def sandbox(host: str, port: int, products: int, seed: int, latency: float, token_lifetime: float, fault_rate: float) -> None:
-    """Serve the Hub sandbox over HTTP (client sandbox / sandbox-secret)."""
-    from .hub.sandbox import CLIENT_ID, CLIENT_SECRET, Catalogue, Sandbox, make_server
+    """Serve the Hub sandbox over HTTP: organisation 1 (client sandbox / sandbox-secret) and its
+    reseller, organisation 2 (client reseller / reseller-secret), with its own prices."""
+    from .hub.sandbox import (CLIENT_ID, CLIENT_SECRET, RESELLER_CLIENT_ID, RESELLER_CLIENT_SECRET, Catalogue,
+                              Sandbox, make_server)
 
     app = Sandbox.from_samples(
         catalogue=Catalogue(count=products, seed=seed),
@@ -308,8 +314,9 @@ def sandbox(host: str, port: int, products: int, seed: int, latency: float, toke
     server = make_server(app, host, port)
     bound_host, bound_port = server.server_address[:2]
     _err(
-        f"Hub sandbox on http://{bound_host}:{bound_port}/api/v1 with {products} products "
-        f"(client_id {CLIENT_ID}, client_secret {CLIENT_SECRET}); Ctrl-C stops it"
+        f"Hub sandbox on http://{bound_host}:{bound_port}/api/v1 with {products} products: organisation 1 "
+        f"(client_id {CLIENT_ID}, client_secret {CLIENT_SECRET}) and organisation 2 (client_id "
+        f"{RESELLER_CLIENT_ID}, client_secret {RESELLER_CLIENT_SECRET}); Ctrl-C stops it"
     )
     try:
         server.serve_forever()

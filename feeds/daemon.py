@@ -28,14 +28,13 @@ from apscheduler.triggers.cron import CronTrigger
 from . import archive, redact, retry
 from .catalog import Catalogue, load_catalogue
 from .config import HubFeed
-from .errors import FeedsError, HubError, UsageError
-from .hub import open_hub
+from .errors import ConfigError, FeedsError, HubError, SettingsError, UsageError
+from .hub import Credentials, HubClient, Hubs, as_hubs
 from .ledger import Ledger, stamp
 from .metrics import Metrics, serve
 from .runner import run_feed
 
 if TYPE_CHECKING:
-    from .hub import HubClient
     from .runner import RunResult  # noqa: F401 (annotations only)
     from .settings import Settings
 
@@ -68,14 +67,22 @@ def latest_due(timeslot: int, now: datetime) -> datetime:
 
 
 class SharedCatalogue:
-    """One catalogue read per wake, shared by its feeds; read on first use only."""
+    """One credential set's catalogue in one wake, shared by its feeds: read on first use only,
+    let go when the last of its ``users`` is done, so that memory follows the catalogues in use."""
 
-    def __init__(self, hub: HubClient, metrics: Metrics | None):
+    def __init__(self, hub: HubClient, metrics: Metrics | None, users: int = 1):
         self._hub = hub
         self._metrics = metrics
         self._lock = threading.Lock()
         self._value: Catalogue | None = None
         self._error: Exception | None = None
+        self.users = users
+
+    def release(self) -> None:
+        with self._lock:
+            self.users -= 1
+            if self.users <= 0:
+                self._value = None
 
     def __call__(self) -> Catalogue:
         with self._lock:
@@ -96,11 +103,53 @@ class SharedCatalogue:
             return self._value
 
 
+class WakeCatalogues:
+    """The catalogues of one wake: one per credential set with a feed due, each read once."""
+
+    def __init__(self, metrics: Metrics | None):
+        self._metrics = metrics
+        self._shared: dict[str, SharedCatalogue] = {}
+
+    def expect(self, source: Credentials) -> None:
+        """One more feed of the wake will use ``source``'s catalogue (called before any run starts)."""
+        shared = self._shared.get(source.table)
+        if shared is None:
+            self._shared[source.table] = SharedCatalogue(source.client, self._metrics)
+        else:
+            shared.users += 1
+
+    def __call__(self, source: Credentials) -> Catalogue:
+        return self._shared[source.table]()
+
+    def release(self, source: Credentials | None) -> None:
+        if source is not None and source.table in self._shared:
+            self._shared[source.table].release()
+
+
+def interleaved(due: list[Due]) -> list[Due]:
+    """Organisations taken in turn: the first feed of each, then the second of each, ...
+
+    Workers then start on different organisations' catalogues at once, and one
+    organisation's many feeds do not keep the others waiting.
+    """
+    by_organisation: dict[Any, list[Due]] = {}
+    for item in due:
+        by_organisation.setdefault(item.feed.organisation, []).append(item)
+    queues = list(by_organisation.values())
+    order: list[Due] = []
+    while queues:
+        order.extend(queue.pop(0) for queue in queues)
+        queues = [queue for queue in queues if queue]
+    return order
+
+
 @dataclass
 class Due:
     feed: HubFeed
     slot: datetime
     trigger: str
+    #: the credentials of the feed's organisation; None when it has none (the run then fails, recorded)
+    source: Credentials | None = None
 
     @property
     def feed_id(self) -> int:
@@ -113,7 +162,7 @@ class Daemon:
     """The schedule, the pool of runs and the shutdown, around ``wake``."""
 
     settings: Settings
-    hub: HubClient
+    hub: Hubs | HubClient
     ledger: Ledger
     clock: Callable[[], datetime] = utcnow
     metrics: Metrics | None = None
@@ -121,6 +170,7 @@ class Daemon:
     run_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.hubs = as_hubs(self.hub)
         self.pool = ThreadPoolExecutor(max_workers=self.settings.schedule.max_parallel, thread_name_prefix="feed")
         self.cancel = threading.Event()  # set when the shutdown's grace is over
         self.stopping = threading.Event()
@@ -156,10 +206,16 @@ class Daemon:
             return []
         log.info("wake at %s: %d feed(s) due (%s)", now.strftime("%H:%M"), len(due),
                  ", ".join(f"{d.feed_id}{' catch-up' if d.trigger == 'catch-up' else ''}" for d in due))
-        catalogue = SharedCatalogue(self.hub, self.metrics)
-        started = []
+        catalogues = WakeCatalogues(self.metrics)
         for item in due:
-            future = self.pool.submit(self._run, item, catalogue)
+            try:
+                item.source = self.hubs.for_organisation(item.feed.organisation)
+                catalogues.expect(item.source)
+            except ConfigError:
+                pass  # the run fails with that sentence, before anything is fetched or sent
+        started = []
+        for item in interleaved(due):
+            future = self.pool.submit(self._run, item, catalogues)
             with self._lock:
                 self._futures.add(future)
             future.add_done_callback(self._forget)
@@ -172,7 +228,8 @@ class Daemon:
         pauses = retry.FEED_LIST.pauses()
         while True:
             try:
-                return [HubFeed.read(raw) for raw in self.hub.list_feeds()]
+                self.hubs.identify()  # whom each credential set belongs to, asked once
+                return [HubFeed.read(raw) for raw in self.hubs.list_feeds()]
             except FeedsError as exc:
                 remaining = (deadline - self.clock()).total_seconds()
                 if remaining <= 0 or self.stopping.is_set():
@@ -215,8 +272,13 @@ class Daemon:
             due.append(Due(feed, feed_slot, trigger))
         return due
 
-    def _run(self, item: Due, catalogue: SharedCatalogue) -> RunResult | None:
+    def _run(self, item: Due, catalogues: WakeCatalogues) -> RunResult | None:
+        try:
+            return self._claim_and_run(item, catalogues)
+        finally:
+            catalogues.release(item.source)
 
+    def _claim_and_run(self, item: Due, catalogues: WakeCatalogues) -> RunResult | None:
         key = (item.feed_id, item.slot)
         if self.stopping.is_set():
             return None
@@ -231,8 +293,8 @@ class Daemon:
         renewer.daemon = True
         renewer.start()
         try:
-            result = run_feed(self.settings, self.hub, self.ledger, item.feed_id, trigger=item.trigger, force=True,
-                              raw=dict(item.feed.raw), catalogue=catalogue, slot_start=item.slot, cancel=self.cancel,
+            result = run_feed(self.settings, self.hubs, self.ledger, item.feed_id, trigger=item.trigger, force=True,
+                              raw=dict(item.feed.raw), catalogue=catalogues, slot_start=item.slot, cancel=self.cancel,
                               on_started=lambda run_id: self.ledger.attach_run(item.feed_id, item.slot, run_id),
                               **self.run_options)
             self.ledger.settle(item.feed_id, item.slot, "delivered" if result.status == "delivered" else "failed")
@@ -336,10 +398,16 @@ class Daemon:
 def run_daemon(settings: Settings, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
     """``feeds daemon``: wake at every :00 and :30 UTC until SIGTERM or SIGINT."""
     metrics = Metrics()
-    hub = open_hub(settings.hub, on_request=metrics.hub_request)
+    hubs = Hubs.from_settings(settings, on_request=metrics.hub_request)
+    try:
+        hubs.identify()  # a table filed under the wrong organisation stops the start (exit 2)
+    except SettingsError:
+        raise
+    except FeedsError as exc:  # Hub down at start: the wakes ask again
+        log.warning("could not ask Hub who the credentials belong to (%s); trying again at the next wake", exc)
     ledger = Ledger(settings.database_url)
     archive.clean_spool(settings.archive_path)
-    daemon = Daemon(settings, hub, ledger, metrics=metrics)
+    daemon = Daemon(settings, hubs, ledger, metrics=metrics)
     stop = threading.Event()
 
     def on_signal(signum: int, _: Any) -> None:

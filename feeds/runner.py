@@ -23,12 +23,15 @@ from .config import SECRET_FIELDS, FeedConfig, HubFeed, check_feed
 from .deliver import Attempt, Context, Job, deliver, target_for
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
 from .filenames import check_filename
+from .hub import Credentials, HubClient, Hubs, as_hubs
 from .render import render_feed
 
 if TYPE_CHECKING:
-    from .hub import HubClient
     from .ledger import Ledger
     from .settings import Settings
+
+#: the catalogue of a run: one given, or a function of the feed's credentials that returns it
+CatalogueSource = Catalogue | Callable[[Credentials], Catalogue] | None
 
 log = logging.getLogger("feeds.run")
 
@@ -76,9 +79,9 @@ class RunResult:
         return redact.redact(line)
 
 
-def read_feed(hub: HubClient, feed_id: int) -> tuple[FeedConfig, dict[str, Any]]:
+def read_feed(hubs: Hubs, feed_id: int) -> tuple[FeedConfig, dict[str, Any]]:
     """Fetch a feed configuration from Hub and validate it; ConfigError when invalid."""
-    raw = hub.get_feed(feed_id)
+    raw = hubs.get_feed(feed_id)
     return validated(raw, feed_id), raw
 
 
@@ -103,21 +106,21 @@ def file_name(feed: FeedConfig, when: datetime) -> str:
 
 
 def dry_run(
-    hub: HubClient,
+    hub: Hubs | HubClient,
     feed_id: int,
     output: BinaryIO,
     *,
-    force: bool = True,
     catalogue: Catalogue | None = None,
     on_page: Callable[[int, int | None], None] | None = None,
 ) -> RunResult:
-    """Render a feed from Hub's data to ``output``; nothing is sent or recorded."""
+    """Render a feed from its organisation's catalogue to ``output``; nothing is sent or recorded."""
+    hubs = as_hubs(hub)
     result = RunResult(feed_id, "", "manual")
-    feed, _ = read_feed(hub, feed_id)
+    feed, _ = read_feed(hubs, feed_id)
     result.feed_name, result.method = feed.name, feed.delivery_method
     generated_at = datetime.now(timezone.utc)
     result.filename = file_name(feed, generated_at)
-    catalogue = catalogue or load_catalogue(hub, on_page=on_page)
+    catalogue = catalogue or load_catalogue(hubs.for_organisation(feed.organisation).client, on_page=on_page)
     rendered = render_feed(catalogue, feed, output)
     result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
     result.notes = catalogue.notes(feed)
@@ -128,14 +131,14 @@ def dry_run(
 
 def run_feed(
     settings: Settings,
-    hub: HubClient,
+    hub: Hubs | HubClient,
     ledger: Ledger,
     feed_id: int,
     *,
     trigger: str = "manual",
     force: bool = False,
     raw: dict[str, Any] | None = None,
-    catalogue: Catalogue | Callable[[], Catalogue] | None = None,
+    catalogue: CatalogueSource = None,
     slot_start: datetime | None = None,
     cancel: threading.Event | None = None,
     on_started: Callable[[int], None] | None = None,
@@ -146,25 +149,29 @@ def run_feed(
 
     ``raw`` is the configuration when the caller already read it (the daemon
     reads all feeds at once); ``catalogue`` a shared catalogue, or a function
-    that returns it, so that the catalogue is only fetched when a feed
-    actually needs it; ``cancel`` an event that cuts the upload off (the
-    daemon's shutdown). An inactive feed is refused (UsageError) unless
+    of the feed's credentials that returns it, so that the catalogue is only
+    fetched when a feed actually needs it; by default the run reads the
+    catalogue of the feed's own organisation's credentials, and a feed whose
+    organisation has none fails before anything is fetched or sent (SPEC
+    §10). ``cancel`` is an event that cuts the upload off (the daemon's
+    shutdown). An inactive feed is refused (UsageError) unless
     ``force``; that refusal is not a run and is not recorded.
 
     The run has its own secrets scope: the feed's delivery password is masked
     in what this run writes, and only there (``redact.run_scope``).
     """
+    hubs = as_hubs(hub)
     if raw is None:
-        raw = hub.get_feed(feed_id)
+        raw = hubs.get_feed(feed_id)
     with redact.run_scope() as secrets:
-        return _run(settings, hub, ledger, feed_id, HubFeed.read(raw), secrets, trigger=trigger, force=force,
+        return _run(settings, hubs, ledger, feed_id, HubFeed.read(raw), secrets, trigger=trigger, force=force,
                     catalogue=catalogue, slot_start=slot_start, cancel=cancel, on_started=on_started,
                     on_page=on_page, sleep=sleep)
 
 
 def _run(
     settings: Settings,
-    hub: HubClient,
+    hubs: Hubs,
     ledger: Ledger,
     feed_id: int,
     seen: HubFeed,
@@ -172,7 +179,7 @@ def _run(
     *,
     trigger: str,
     force: bool,
-    catalogue: Catalogue | Callable[[], Catalogue] | None,
+    catalogue: CatalogueSource,
     slot_start: datetime | None,
     cancel: threading.Event | None,
     on_started: Callable[[int], None] | None,
@@ -195,9 +202,10 @@ def _run(
         result.filename = file_name(feed, generated_at)
         target = target_for(feed, settings)  # refuses an unconfirmed SITC feed before any work
         result.destination = target.describe(result.filename)
+        source = hubs.for_organisation(feed.organisation)  # its own prices, never an ancestor's
         if callable(catalogue):
-            catalogue = catalogue()
-        catalogue = catalogue or load_catalogue(hub, on_page=on_page)
+            catalogue = catalogue(source)
+        catalogue = catalogue or load_catalogue(source.client, on_page=on_page)
         archive_dir = settings.archive_path
         fd, spool = archive.spool_file(archive_dir)
         with os.fdopen(fd, "wb") as out:

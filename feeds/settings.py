@@ -26,6 +26,8 @@ ENV_PREFIX = "FEEDS_"
 #: FEEDS_* variables that are not settings keys.
 ENV_NOT_SETTINGS = {"FEEDS_CONFIG", "FEEDS_FAILPOINT"}
 SANDBOX = "sandbox"
+#: Hub's token endpoint under the base URL (SPEC §1: Nuvias UC's sample client posts there)
+TOKEN_PATH = "/oauth/create_token"
 
 
 class HubSettings(Section):
@@ -44,7 +46,7 @@ class HubSettings(Section):
 
     @property
     def effective_token_url(self) -> str:
-        return self.token_url or self.base_url.rstrip("/") + "/oauth/token"
+        return self.token_url or self.base_url.rstrip("/") + TOKEN_PATH
 
 
 class DeliverySettings(Section):
@@ -66,10 +68,19 @@ class StateSettings(Section):
     archive_dir: str = ""
 
 
+class OrganisationCredentials(Section):
+    """``[organisations.<id>]``: the Hub API client of organisation ``<id>`` (SPEC §10)."""
+
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+
+
 class SettingsBase(Section):
     """The settings of the whole product; the delivery methods add their own sections."""
 
     hub: HubSettings = HubSettings()
+    #: organisation id -> its own credentials; [hub] holds the default ones
+    organisations: dict[int, OrganisationCredentials] = {}
     #: where the settings came from, for messages
     source: str = Field("built-in defaults", exclude=True)
 
@@ -109,8 +120,9 @@ Settings = create_model(  # type: ignore[call-overload]
 SECTIONS: dict[str, type[Section]] = {
     name: field.annotation  # type: ignore[misc]
     for name, field in Settings.model_fields.items()
-    if name != "source"
+    if name not in ("source", "organisations")
 }
+ORGANISATIONS = "organisations"
 
 
 def expand_path(path: str) -> Path:
@@ -137,6 +149,7 @@ def load(option: str | None = None, environ: dict[str, str] | None = None) -> Se
     if path is not None:
         data = _read_toml(path)
         source = str(path)
+    organisations = _organisation_tables(data.pop(ORGANISATIONS, {}), source)
     _check_shape(data, source)
     origins: dict[tuple[str, str], str] = {
         (section, key): f"{section}.{key} in {source}"
@@ -146,19 +159,63 @@ def load(option: str | None = None, environ: dict[str, str] | None = None) -> Se
     for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
             continue
+        if name.startswith(f"{ENV_PREFIX}{ORGANISATIONS.upper()}_"):
+            organisation, key = _env_organisation_key(name)
+            organisations.setdefault(organisation, {})[key] = value
+            origins[(f"{ORGANISATIONS}.{organisation}", key)] = name
+            continue
         section, key = _env_key(name)
         data.setdefault(section, {})[key] = _from_env(name, value, SECTIONS[section], key)
         origins[(section, key)] = name
+    credentials: dict[int, OrganisationCredentials] = {}
+    for organisation, values in sorted(organisations.items()):
+        table = f"{ORGANISATIONS}.{organisation}"
+        origins.update({(table, key): f"{table}.{key} in {source}" for key in values if (table, key) not in origins})
+        try:
+            credentials[organisation] = OrganisationCredentials.model_validate(values)
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc, origins, prefix=(table,))) from None
     try:
-        settings = Settings.model_validate({**data, "source": source})
+        settings = Settings.model_validate({**data, ORGANISATIONS: credentials, "source": source})
     except ValidationError as exc:
         raise SettingsError(_explain(exc, origins)) from None
     redact.register(
         settings.hub.client_secret,
         settings.smtp.password,
         settings.sitc.password,
+        *(table.client_secret for table in settings.organisations.values()),
     )
     return settings
+
+
+def _organisation_tables(tables: Any, source: str) -> dict[int, dict[str, Any]]:
+    """``[organisations.<id>]`` tables, by organisation id."""
+    if not isinstance(tables, dict):
+        raise SettingsError(f"{ORGANISATIONS} in {source} must be tables such as [organisations.7], not a single value")
+    found: dict[int, dict[str, Any]] = {}
+    for key, values in tables.items():
+        if not (key.isascii() and key.isdigit() and int(key) > 0):
+            raise SettingsError(f"[organisations.{key}] in {source} does not name an organisation; "
+                                "use the organisation's id, such as [organisations.7]")
+        if not isinstance(values, dict):
+            raise SettingsError(f"organisations.{key} in {source} must be a table ([organisations.{key}]) "
+                                "with client_id and client_secret")
+        for name in values:
+            if name not in OrganisationCredentials.model_fields:
+                raise SettingsError(f"unknown setting organisations.{key}.{name} in {source}; "
+                                    "[organisations.<id>] takes client_id, client_secret")
+        found[int(key)] = dict(values)
+    return found
+
+
+def _env_organisation_key(name: str) -> tuple[int, str]:
+    rest = name[len(f"{ENV_PREFIX}{ORGANISATIONS.upper()}_"):]
+    number, _, key = rest.partition("_")
+    key = key.lower()
+    if not (number.isdigit() and int(number) > 0 and key in OrganisationCredentials.model_fields):
+        raise SettingsError(f"unknown setting in environment variable {name}; organisation credentials are "
+                            "FEEDS_ORGANISATIONS_<ID>_CLIENT_ID and FEEDS_ORGANISATIONS_<ID>_CLIENT_SECRET")
+    return int(number), key
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -242,9 +299,9 @@ _TYPE_WORDS = {
 }
 
 
-def _explain(exc: ValidationError, origins: dict[tuple[str, str], str]) -> str:
+def _explain(exc: ValidationError, origins: dict[tuple[str, str], str], prefix: tuple[str, ...] = ()) -> str:
     error = exc.errors()[0]
-    loc = tuple(str(part) for part in error["loc"])
+    loc = prefix + tuple(str(part) for part in error["loc"])
     where = origins.get(loc[:2]) if len(loc) >= 2 else None
     where = where or ".".join(loc)
     secret = loc[-1] in {"password", "client_secret"}

@@ -8,6 +8,7 @@ from typing import Any
 from . import loader
 from .config import FeedCheck, FeedConfig, Problem, check_documents
 from .errors import ConfigError, UsageError
+from .hub import Hubs
 
 
 @dataclass
@@ -85,8 +86,9 @@ def check_paths(paths: list[str]) -> list[Report]:
     return reports
 
 
-def check_remote(hub: Any, feed_id: int | None) -> list[Report]:
-    raws = [hub.get_feed(feed_id)] if feed_id is not None else hub.list_feeds()
+def check_remote(hubs: Hubs, feed_id: int | None) -> list[Report]:
+    """The configurations stored on Hub, as every credential set sees them (each feed once)."""
+    raws = [hubs.get_feed(feed_id)] if feed_id is not None else hubs.list_feeds()
     sources = [f"feed {raw.get('id')} ({raw.get('name')})" for raw in raws]
     results = check_documents(list(zip(sources, raws)))
     return [Report(source, checks) for source, checks in zip(sources, results)]

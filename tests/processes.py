@@ -49,7 +49,7 @@ def sandbox_process(products: int = 250) -> Iterator[str]:
 
     def up():
         try:
-            return httpx.post(base + "/oauth/token", data={"grant_type": "client_credentials"}).status_code == 401
+            return httpx.post(base + "/oauth/create_token", data={"grant_type": "client_credentials"}).status_code == 401
         except httpx.TransportError:
             return False
 
@@ -97,6 +97,9 @@ def settings_for(tmp_path: Path, base: str, outbox: bool = True) -> Path:
 base_url = "{base}"
 client_id = "sandbox"
 client_secret = "sandbox-secret"
+[organisations.2]
+client_id = "reseller"
+client_secret = "reseller-secret"
 [delivery]
 {delivery}
 [schedule]

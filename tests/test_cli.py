@@ -112,7 +112,7 @@ def test_list_on_the_in_process_sandbox():
 def test_list_json_masks_secrets():
     result = invoke("--config", SANDBOX_TOML, "list", "--json")
     feeds = json.loads(result.output)
-    assert [f["id"] for f in feeds] == [1, 2, 3]
+    assert [f["id"] for f in feeds] == [1, 2, 3, 4]  # both organisations' feeds, each once
     assert feeds[1]["delivery_password"] == "********"
     assert feeds[0]["last_upload"] == "2020-06-18T00:20:00.000Z"
 
@@ -146,14 +146,14 @@ def test_upload_creates_and_updates(http_settings, sandbox, tmp_path):
     path = tmp_path / "new.json"
     path.write_text(json.dumps(new))
     dry = invoke("--config", http_settings, "upload", str(path), "--dry-run")
-    assert dry.exit_code == 0 and "would create a new feed" in dry.output and 4 not in sandbox.feeds
+    assert dry.exit_code == 0 and "would create a new feed" in dry.output and 5 not in sandbox.feeds
     created = invoke("--config", http_settings, "upload", str(path))
-    assert created.exit_code == 0 and "created feed 4" in created.output
-    assert sandbox.feeds[4]["delivery_password"] == "upload-secret-42"
-    path.write_text(json.dumps({**new, "id": 4, "timeslot": 90}))
+    assert created.exit_code == 0 and "created feed 5" in created.output
+    assert sandbox.feeds[5]["delivery_password"] == "upload-secret-42"
+    path.write_text(json.dumps({**new, "id": 5, "timeslot": 90}))
     updated = invoke("--config", http_settings, "upload", str(path))
-    assert updated.exit_code == 0 and "updated feed 4" in updated.output
-    assert sandbox.feeds[4]["timeslot"] == 90
+    assert updated.exit_code == 0 and "updated feed 5" in updated.output
+    assert sandbox.feeds[5]["timeslot"] == 90
     assert "upload-secret-42" not in created.output + updated.output + dry.output
 
 
@@ -198,7 +198,8 @@ def test_installed_command_in_a_subprocess(tmp_path):
     done = subprocess.run([str(feeds), "--config", SANDBOX_TOML, "list", "--json"], capture_output=True, text=True,
                           cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert [f["name"] for f in json.loads(done.stdout)] == ["Email feed", "FTP feed", "SITC feed"]
+    assert [f["name"] for f in json.loads(done.stdout)] == ["Email feed", "FTP feed", "SITC feed",
+                                                           "Reseller stock by email"]
     bad = subprocess.run([str(feeds), "validate", str(SAMPLES / "feeds" / "invalid-timeslot.json")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "45 is not a multiple of 30" in bad.stdout

@@ -29,7 +29,7 @@ def test_sigkill_then_restart(tmp_path, sandbox_base, point):
     root.mkdir()
     with FtpServer(root) as server:
         conf = settings_for(tmp_path, sandbox_base, outbox=False)
-        feed_id = upload(conf, {"organisation": 20 + len(point), "name": f"crash at {point}", "timeslot": current_slot(),
+        feed_id = upload(conf, {"organisation": 1, "name": f"crash at {point}", "timeslot": current_slot(),
                                 "columns": ["name", "price"], "delivery_method": "FTP", "delivery_procotol": "FTP",
                                 "delivery_server": "127.0.0.1", "delivery_port": server.port,
                                 "delivery_user": server.user, "delivery_password": server.password,

@@ -11,8 +11,11 @@ import httpx
 import pytest
 
 from feeds.daemon import Daemon, latest_due, slot_of, wake_trigger
+from pydantic import SecretStr
+
+from feeds.hub import Hubs
 from feeds.hub.client import HubClient
-from feeds.hub.sandbox import Catalogue, Fault, RunningSandbox, Sandbox
+from feeds.hub.sandbox import Catalogue, Fault, Organisation, RunningSandbox, Sandbox
 from feeds.ledger import Ledger
 from feeds.metrics import Metrics, serve
 
@@ -56,8 +59,8 @@ class World:
         self.clock = Clock(at("00:00"))
         self.daemons: list[Daemon] = []
 
-    def daemon(self, **options) -> Daemon:
-        hub = HubClient(self.settings.hub, backoff=0.001)
+    def daemon(self, hubs: Hubs | None = None, **options) -> Daemon:
+        hub = hubs or HubClient(self.settings.hub, backoff=0.001)
         ledger = Ledger(self.settings.database_url)
         daemon = Daemon(self.settings, hub, ledger, clock=self.clock, sleep=self.clock.sleep, **options)
         self.daemons.append(daemon)
@@ -86,7 +89,7 @@ def world(tmp_path):
         yield w
         for daemon in w.daemons:
             daemon.stop(0)
-            daemon.hub.close()
+            daemon.hubs.close()
             daemon.ledger.close()
 
 
@@ -239,17 +242,21 @@ def test_two_daemons_on_one_ledger_deliver_each_feed_once(world, database, reque
     assert all(len(world.deliveries(i)) == 1 for i in range(1, 9))
 
 
-def test_twenty_feeds_in_one_slot_read_the_catalogue_once(world):
+def test_twenty_feeds_in_one_slot_read_each_catalogue_once(world):
     world.sandbox.catalogue = Catalogue(count=2500)
+    world.sandbox.add_organisation(Organisation(2, "Reseller", 1, Catalogue(count=2500, price_factor=2.0)),
+                                   "reseller", "reseller-secret")
     for i in range(1, 21):
-        world.sandbox.feeds[i] = email_feed(i, 150, organisation=i)
-    daemon = world.daemon()
+        world.sandbox.feeds[i] = email_feed(i, 150, organisation=1 + i % 2)  # ten feeds of each organisation
+    settings = world.settings.hub
+    reseller = settings.model_copy(update={"client_id": "reseller", "client_secret": SecretStr("reseller-secret")})
+    daemon = world.daemon(hubs=Hubs.of(HubClient(settings, backoff=0.001), HubClient(reseller, backoff=0.001)))
     world.wake(daemon, at("02:00"))
     before = dict(world.sandbox.recorded.counts)
     results = world.wake(daemon, at("02:30"))
     assert len(results) == 20 and all(r.status == "delivered" for r in results)
-    assert world.sandbox.recorded.counts["GET /products"] - before.get("GET /products", 0) == 3  # 3 pages, once
-    assert world.sandbox.recorded.counts["GET /vendors"] - before.get("GET /vendors", 0) == 1
+    assert world.sandbox.recorded.counts["GET /products"] - before.get("GET /products", 0) == 6  # 3 pages, once each
+    assert world.sandbox.recorded.counts["GET /vendors"] - before.get("GET /vendors", 0) == 2
     assert world.sandbox.recorded.counts["GET /feeds/{id}"] == 0  # the list is read once per wake, not per feed
 
 

@@ -24,7 +24,7 @@ def sandbox_process():
 def test_a_real_daemon_delivers_once_survives_sigterm_and_restart_and_serves_metrics(tmp_path, sandbox_process):
     conf = settings_for(tmp_path, sandbox_process)
     slot = current_slot()
-    feed_id = upload(conf, {"organisation": 9, "name": "Due now", "timeslot": slot, "columns": ["name", "price"],
+    feed_id = upload(conf, {"organisation": 1, "name": "Due now", "timeslot": slot, "columns": ["name", "price"],
                             "delivery_method": "EMAIL", "delivery_email": "now@example.com"}, tmp_path)
     journal = tmp_path / "outbox" / str(feed_id) / "deliveries.jsonl"
     metrics_port = free_port()
@@ -54,7 +54,7 @@ def test_sigkill_during_an_upload_then_restart_delivers_exactly_once(tmp_path, s
         server.faults.stall = 0.5
         conf = settings_for(tmp_path, sandbox_process, outbox=False)
         slot = current_slot()
-        feed_id = upload(conf, {"organisation": 9, "name": "Killed", "timeslot": slot, "columns": ["name"],
+        feed_id = upload(conf, {"organisation": 2, "name": "Killed", "timeslot": slot, "columns": ["name"],
                                 "delivery_method": "FTP", "delivery_procotol": "FTP", "delivery_server": "127.0.0.1",
                                 "delivery_port": server.port, "delivery_user": server.user,
                                 "delivery_password": server.password, "filename": "stock.csv"}, tmp_path)
@@ -81,7 +81,7 @@ def test_sigkill_during_an_upload_then_restart_delivers_exactly_once(tmp_path, s
 def test_two_daemon_processes_on_one_ledger_deliver_each_feed_once(tmp_path, sandbox_process):
     conf = settings_for(tmp_path, sandbox_process)
     slot = current_slot()
-    ids = [upload(conf, {"organisation": 10 + i, "name": f"Shared {i}", "timeslot": slot, "columns": ["name"],
+    ids = [upload(conf, {"organisation": 1 + i % 2, "name": f"Shared {i}", "timeslot": slot, "columns": ["name"],
                          "delivery_method": "EMAIL", "delivery_email": f"s{i}@example.com"}, tmp_path)
            for i in range(8)]
     daemons = [DaemonProcess(conf, tmp_path / f"daemon{i}.log") for i in range(2)]

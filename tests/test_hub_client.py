@@ -20,7 +20,7 @@ def all_products(hub: HubClient) -> list[dict]:
 
 
 def test_token_is_fetched_once_and_reused(client, sandbox):
-    client.me()
+    client.whoami()
     client.list_feeds()
     client.get_feed(1)
     assert sandbox.recorded.token_count() == 1
@@ -30,19 +30,19 @@ def test_token_is_renewed_before_it_expires(hub_server, sandbox, sleeps):
     sandbox.token_lifetime = 200  # Hub says 200 s: renew 60 s before
     now = [1000.0]
     with HubClient(hub_settings(hub_server.base_url), sleep=sleeps, clock=lambda: now[0]) as hub:
-        hub.me()
+        hub.whoami()
         now[0] += 139
-        hub.me()
+        hub.whoami()
         assert sandbox.recorded.token_count() == 1
         now[0] += 2  # 141 s: within 60 s of expiry
-        hub.me()
+        hub.whoami()
         assert sandbox.recorded.token_count() == 2
 
 
 def test_a_401_gets_a_new_token_once_and_retries(client, sandbox):
-    client.me()
+    client.whoami()
     sandbox.add_fault(Fault("expire_tokens", path="/feeds"))
-    assert len(client.list_feeds()) == 3
+    assert len(client.list_feeds()) == 4
     assert sandbox.recorded.token_count() == 2
 
 
@@ -56,17 +56,17 @@ def test_token_expiring_in_the_middle_of_the_catalogue(hub_server, sandbox, slee
 
 
 def test_a_token_refused_twice_is_an_error(client, sandbox):
-    client.me()
-    sandbox.add_fault(Fault("expire_tokens", path="/me", times=2))
+    client.whoami()
+    sandbox.add_fault(Fault("expire_tokens", path="/whoami", times=2))
     with pytest.raises(HubError, match="refused a fresh access token"):
-        client.me()
+        client.whoami()
 
 
 def test_wrong_credentials_are_refused_without_retry_and_without_the_secret(hub_server, sandbox, sleeps):
     settings = hub_settings(hub_server.base_url, client_secret="wrong-secret-value-123")
     with HubClient(settings, sleep=sleeps) as hub:
         with pytest.raises(HubError) as info:
-            hub.me()
+            hub.whoami()
     message = str(info.value)
     assert "refused the client credentials (401)" in message and "hub.client_secret" in message
     assert "wrong-secret-value-123" not in message
@@ -75,36 +75,36 @@ def test_wrong_credentials_are_refused_without_retry_and_without_the_secret(hub_
 
 def test_429_with_retry_after_is_honoured(client, sandbox, sleeps):
     sandbox.add_fault(Fault("status", path="/feeds", status=429, retry_after=7))
-    assert len(client.list_feeds()) == 3
+    assert len(client.list_feeds()) == 4
     assert any(6.5 <= s <= 7.01 for s in sleeps), sleeps
 
 
 def test_a_500_then_success(client, sandbox, sleeps):
-    sandbox.add_fault(Fault("status", path="/me", status=500))
-    assert client.me()["organisation"] == 1
-    assert sandbox.recorded.counts["GET /me"] == 2 and len(sleeps) == 1
+    sandbox.add_fault(Fault("status", path="/whoami", status=500))
+    assert client.whoami()["organisation"] == 1
+    assert sandbox.recorded.counts["GET /whoami"] == 2 and len(sleeps) == 1
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
 def test_gateway_errors_are_retried(client, sandbox, status):
-    sandbox.add_fault(Fault("status", path="/me", status=status, times=2))
-    client.me()
-    assert sandbox.recorded.counts["GET /me"] == 3
+    sandbox.add_fault(Fault("status", path="/whoami", status=status, times=2))
+    client.whoami()
+    assert sandbox.recorded.counts["GET /whoami"] == 3
 
 
 def test_a_burst_of_500s_longer_than_the_attempts_fails_clearly(client, sandbox):
-    sandbox.add_fault(Fault("status", path="/me", status=500, times=-1))
-    with pytest.raises(HubError, match=r"Hub answered 500 Internal Server Error to GET /me after 5 attempts"):
-        client.me()
-    assert sandbox.recorded.counts["GET /me"] == 5
+    sandbox.add_fault(Fault("status", path="/whoami", status=500, times=-1))
+    with pytest.raises(HubError, match=r"Hub answered 500 Internal Server Error to GET /whoami after 5 attempts"):
+        client.whoami()
+    assert sandbox.recorded.counts["GET /whoami"] == 5
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 422])
 def test_client_errors_are_not_retried(client, sandbox, status):
-    sandbox.add_fault(Fault("status", path="/me", status=status))
+    sandbox.add_fault(Fault("status", path="/whoami", status=status))
     with pytest.raises(HubError, match=f"Hub answered {status}"):
-        client.me()
-    assert sandbox.recorded.counts["GET /me"] == 1
+        client.whoami()
+    assert sandbox.recorded.counts["GET /whoami"] == 1
 
 
 def test_a_missing_feed_is_404_with_hubs_message(client):
@@ -114,10 +114,10 @@ def test_a_missing_feed_is_404_with_hubs_message(client):
 
 
 def test_a_timeout_is_retried(hub_server, sandbox, sleeps):
-    sandbox.add_fault(Fault("delay", path="/me", seconds=1.5))
+    sandbox.add_fault(Fault("delay", path="/whoami", seconds=1.5))
     with HubClient(hub_settings(hub_server.base_url, timeout=0.5), sleep=sleeps, backoff=0.01) as hub:
-        assert hub.me()["id"] == 5
-    assert sandbox.recorded.counts["GET /me"] == 2
+        assert hub.whoami()["id"] == 5
+    assert sandbox.recorded.counts["GET /whoami"] == 2
 
 
 def test_a_connection_cut_in_the_middle_of_a_page_is_retried(hub_server, sandbox, sleeps):
@@ -131,7 +131,7 @@ def test_a_connection_cut_in_the_middle_of_a_page_is_retried(hub_server, sandbox
 
 def test_malformed_json_is_retried_then_reported(client, sandbox):
     sandbox.add_fault(Fault("malformed", path="/feeds"))
-    assert len(client.list_feeds()) == 3
+    assert len(client.list_feeds()) == 4
     sandbox.add_fault(Fault("malformed", path="/feeds", times=-1))
     with pytest.raises(HubError, match="not JSON"):
         client.list_feeds()
@@ -193,7 +193,7 @@ def test_a_post_is_not_repeated_after_a_500(client, sandbox):
         client.create_feed(body)
     assert sandbox.recorded.counts["POST /feeds"] == 1
     sandbox.add_fault(Fault("status", path="/feeds", status=503))
-    assert client.create_feed(body)["id"] == 4
+    assert client.create_feed(body)["id"] == 5
     assert sandbox.recorded.counts["POST /feeds"] == 3
 
 
@@ -201,9 +201,9 @@ def test_create_and_update_feeds(client, sandbox):
     body = {"organisation": 3, "name": "New", "timeslot": 60, "columns": ["name"],
             "delivery_method": "EMAIL", "delivery_email": "n@example.com"}
     created = client.create_feed(body)
-    assert created["id"] == 4 and sandbox.feeds[4]["name"] == "New"
-    updated = client.update_feed(4, {**body, "timeslot": 90})
-    assert updated["timeslot"] == 90 and client.get_feed(4)["timeslot"] == 90
+    assert created["id"] == 5 and sandbox.feeds[5]["name"] == "New"
+    updated = client.update_feed(5, {**body, "timeslot": 90})
+    assert updated["timeslot"] == 90 and client.get_feed(5)["timeslot"] == 90
 
 
 def test_hub_validation_errors_are_reported_with_the_body(client):

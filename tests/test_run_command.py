@@ -90,7 +90,7 @@ def test_run_to_a_real_ftp_server_through_the_command(tmp_path, hub_server, sand
     root = tmp_path / "ftp"
     root.mkdir()
     with FtpServer(root) as server:
-        sandbox.feeds[5] = {"id": 5, "organisation": 2, "name": "Via CLI", "timeslot": 0, "columns": ["price"],
+        sandbox.feeds[5] = {"id": 5, "organisation": 1, "name": "Via CLI", "timeslot": 0, "columns": ["price"],
                             "delivery_method": "FTP", "delivery_procotol": "FTP", "delivery_server": "127.0.0.1",
                             "delivery_port": server.port, "delivery_user": server.user,
                             "delivery_password": server.password, "filename": "prices.csv"}

@@ -10,7 +10,7 @@ from feeds.hub.sandbox.data import VENDORS, product
 
 
 def token(base: str) -> str:
-    answer = httpx.post(base + "/oauth/token", data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+    answer = httpx.post(base + "/oauth/create_token", data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                                                      "grant_type": "client_credentials"})
     assert answer.status_code == 200
     body = answer.json()
@@ -30,19 +30,20 @@ def api(hub_server):
     ({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "password"}, 400),
 ])
 def test_token_endpoint_refuses_bad_requests(hub_server, form, status):
-    assert httpx.post(hub_server.base_url + "/oauth/token", data=form).status_code == status
+    assert httpx.post(hub_server.base_url + "/oauth/create_token", data=form).status_code == status
 
 
 def test_every_call_needs_a_bearer_token(hub_server):
-    for path in ["/me", "/feeds", "/feeds/1", "/products", "/vendors"]:
+    for path in ["/whoami", "/feeds", "/feeds/1", "/products", "/vendors"]:
         assert httpx.get(hub_server.base_url + path).status_code == 401
         assert httpx.get(hub_server.base_url + path, headers={"Authorization": "Bearer forged"}).status_code == 401
 
 
 def test_serves_the_sample_feeds(api):
     feeds = api("GET", "/feeds").json()
-    assert [f["id"] for f in feeds] == [1, 2, 3]
-    assert [f["delivery_method"] for f in feeds] == ["EMAIL", "FTP", "SITC"]
+    assert [f["id"] for f in feeds] == [1, 2, 3, 4]
+    assert [f["delivery_method"] for f in feeds] == ["EMAIL", "FTP", "SITC", "EMAIL"]
+    assert [f["organisation"] for f in feeds] == [1, 1, 1, 2]  # organisation 1 sees its reseller's too
     assert feeds[1]["delivery_procotol"] == "SFTP"
 
 
@@ -83,11 +84,11 @@ def test_product_filters(api, sandbox):
 
 
 def test_post_and_put_validate_like_hub(api, sandbox):
-    good = {"organisation": 2, "name": "N", "timeslot": 30, "columns": ["name"],
+    good = {"organisation": 7, "name": "N", "timeslot": 30, "columns": ["name"],
             "delivery_method": "EMAIL", "delivery_email": "n@example.com"}
     created = api("POST", "/feeds", json=good)
-    assert created.status_code == 201 and created.json()["id"] == 4
-    bad = api("PUT", "/feeds/4", json={**good, "timeslot": 45})
+    assert created.status_code == 201 and created.json()["id"] == 5
+    bad = api("PUT", "/feeds/5", json={**good, "timeslot": 45})
     assert bad.status_code == 422 and "timeslot: 45 is not a multiple of 30 (try 30 or 60)" in bad.json()["errors"]
     assert api("PUT", "/feeds/99", json=good).status_code == 404
     assert api("POST", "/feeds", content=b"{nope").status_code == 400
@@ -103,7 +104,7 @@ def test_vendors_have_id_and_name(api):
 
 
 def test_me(api):
-    assert api("GET", "/me").json()["organisation"] == 1
+    assert api("GET", "/whoami").json()["organisation"] == 1
 
 
 def test_generated_catalogue_is_deterministic_and_awkward():
@@ -126,10 +127,10 @@ def test_latency_option(hub_server, sandbox):
     import time
     sandbox.latency = 0.2
     start = time.monotonic()
-    httpx.get(hub_server.base_url + "/me")
+    httpx.get(hub_server.base_url + "/whoami")
     assert time.monotonic() - start >= 0.2
 
 
 def test_random_faults_are_transient_statuses(hub_server, sandbox, api):
     sandbox.fault_rate = 1.0
-    assert api("GET", "/me").status_code in (429, 500, 502, 503)
+    assert api("GET", "/whoami").status_code in (429, 500, 502, 503)

@@ -23,7 +23,7 @@ def load(tmp_path: Path, text: str | None = None, env: dict[str, str] | None = N
 def test_defaults_are_the_spec_defaults(tmp_path):
     s = load(tmp_path)
     assert s.hub.base_url == "https://hub.nuvias-uc.com/api/v1"
-    assert s.hub.effective_token_url == "https://hub.nuvias-uc.com/api/v1/oauth/token"
+    assert s.hub.effective_token_url == "https://hub.nuvias-uc.com/api/v1/oauth/create_token"
     assert s.hub.per_page == 1000 and s.hub.timeout == 30
     assert s.smtp.port == 587 and s.smtp.security == "starttls" and s.smtp.max_attachment_mb == 10
     assert s.sitc.protocol == "SFTP" and s.sitc.port == 22 and s.sitc.directory == "/"

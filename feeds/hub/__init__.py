@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..settings import HubSettings
+from ..settings import TOKEN_PATH, HubSettings
 from .client import HubClient, Page
+from .organisations import Credentials, Hubs, as_hubs
 
-__all__ = ["HubClient", "Page", "open_hub"]
+__all__ = ["Credentials", "HubClient", "Hubs", "Page", "as_hubs", "open_hub"]
 
 SANDBOX_BASE_URL = "http://sandbox.invalid/api/v1"
 
@@ -22,7 +23,7 @@ def open_hub(settings: HubSettings, **options: Any) -> HubClient:
             settings,
             transport=SandboxTransport(app=app),
             base_url=SANDBOX_BASE_URL,
-            token_url=SANDBOX_BASE_URL + "/oauth/token",
+            token_url=SANDBOX_BASE_URL + TOKEN_PATH,
             **options,
         )
     return HubClient(settings, **options)

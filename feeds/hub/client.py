@@ -26,7 +26,7 @@ import tenacity
 
 from .. import __version__, redact, retry
 from ..errors import HubError
-from ..settings import HubSettings
+from ..settings import TOKEN_PATH, HubSettings
 
 log = logging.getLogger("feeds.hub")
 
@@ -139,6 +139,8 @@ class HubClient:
         sleep: Callable[[float], None] = time.sleep,
         on_request: Callable[[str, str, int | None], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        limiter: threading.Semaphore | None = None,
+        credentials_name: str = "hub",
     ):
         self.settings = settings
         self.base_url = (base_url or settings.base_url).rstrip("/")
@@ -157,6 +159,10 @@ class HubClient:
         self._policy = policy or retry.hub_policy(settings.attempts, backoff)
         self.throttle = Throttle(sleep=sleep)
         self._on_request = on_request
+        #: requests in flight, shared by the clients of every credential set (``hub.concurrency`` in all)
+        self._limiter = limiter or threading.BoundedSemaphore(settings.concurrency)
+        #: the settings table of these credentials, for messages: "hub" or "organisations.<id>"
+        self.credentials_name = credentials_name
         redact.register(settings.client_secret)
 
     # --- lifecycle ---------------------------------------------------------
@@ -172,8 +178,9 @@ class HubClient:
 
     # --- the API -------------------------------------------------------------
 
-    def me(self) -> dict[str, Any]:
-        return self._json_object("GET", "/me")
+    def whoami(self) -> dict[str, Any]:
+        """The authenticated user (``id``, ``name``, ``organisation``, ...): the reference's "currently authenticated user"."""
+        return self._json_object("GET", "/whoami")
 
     def list_feeds(self, name: str | None = None, organisations: tuple[int, ...] | list[int] = ()) -> list[dict[str, Any]]:
         params: list[tuple[str, Any]] = []
@@ -364,9 +371,10 @@ class HubClient:
         self.throttle.wait()
         status: int | None = None
         try:
-            response = self._http.request(
-                method, url, params=params, json=json_body, headers={"Authorization": f"Bearer {token}"}
-            )
+            with self._limiter:
+                response = self._http.request(
+                    method, url, params=params, json=json_body, headers={"Authorization": f"Bearer {token}"}
+                )
             status = response.status_code
             return response
         finally:
@@ -388,7 +396,7 @@ class HubClient:
         with self._token_lock:
             if self._token is None or self._clock() >= self._token_deadline:
                 self._token, lifetime = self._retrying(
-                    "POST", "/oauth/token", self._fetch_token, idempotent=True
+                    "POST", TOKEN_PATH, self._fetch_token, idempotent=True
                 )
                 margin = min(60.0, lifetime / 2)
                 self._token_deadline = self._clock() + lifetime - margin
@@ -405,7 +413,8 @@ class HubClient:
             "client_secret": self.settings.client_secret.get_secret_value(),
             "grant_type": "client_credentials",
         }
-        response = self._http.post(self.token_url, data=form)
+        with self._limiter:
+            response = self._http.post(self.token_url, data=form)
         if response.status_code in TRANSIENT_STATUS:
             raise TransientHubError(
                 f"Hub's token endpoint answered {response.status_code}",
@@ -413,9 +422,10 @@ class HubClient:
                 parse_retry_after(response.headers.get("Retry-After")),
             )
         if response.status_code in (400, 401, 403):
+            name = self.credentials_name
             raise HubError(
                 f"Hub refused the client credentials ({response.status_code}) for client_id "
-                f"{self.settings.client_id!r}; check hub.client_id and hub.client_secret",
+                f"{self.settings.client_id!r}; check {name}.client_id and {name}.client_secret",
                 response.status_code,
             )
         if response.status_code >= 400:

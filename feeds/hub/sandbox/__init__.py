@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
-from .api import API_PREFIX, CLIENT_ID, CLIENT_SECRET, PER_PAGE_CAP, Recorded, Sandbox, load_sample_feeds
+from .api import (API_PREFIX, CLIENT_ID, CLIENT_SECRET, PER_PAGE_CAP, RESELLER, RESELLER_CLIENT_ID,
+                  RESELLER_CLIENT_SECRET, ROOT, TOKEN_PATH, Organisation, Recorded, Sandbox, load_sample_feeds)
 from .data import Catalogue
 from .faults import CutConnection, Fault
 from .server import RunningSandbox, SandboxTransport, make_server
 
-__all__ = ["API_PREFIX", "CLIENT_ID", "CLIENT_SECRET", "PER_PAGE_CAP", "Catalogue", "CutConnection", "Fault",
+__all__ = ["API_PREFIX", "CLIENT_ID", "CLIENT_SECRET", "PER_PAGE_CAP", "RESELLER", "RESELLER_CLIENT_ID",
+           "RESELLER_CLIENT_SECRET", "ROOT", "TOKEN_PATH", "Catalogue", "CutConnection", "Fault", "Organisation",
            "Recorded", "RunningSandbox", "Sandbox", "SandboxTransport", "load_sample_feeds", "make_server"]

@@ -35,6 +35,13 @@ log = logging.getLogger("feeds.sandbox")
 API_PREFIX = "/api/v1"
 CLIENT_ID = "sandbox"
 CLIENT_SECRET = "sandbox-secret"
+#: the top organisation of the sandbox's tree (the distributor)
+ROOT = 1
+#: the second organisation of the samples: a reseller below organisation 1, with its own client and prices
+RESELLER = 2
+RESELLER_CLIENT_ID = "reseller"
+RESELLER_CLIENT_SECRET = "reseller-secret"
+TOKEN_PATH = "/oauth/create_token"
 PER_PAGE_CAP = 1000
 SAMPLE_FEED_FILE = re.compile(r"^(\d+)-[\w-]+\.json$")
 
@@ -58,17 +65,41 @@ class Recorded:
         self.arrivals.append((time.monotonic(), method, path, page))
 
     def token_count(self) -> int:
-        return self.counts["POST /oauth/token"]
+        return self.counts["POST /oauth/create_token"]
+
+
+@dataclass
+class Organisation:
+    """An organisation of the sandbox's tree, and the catalogue (with its prices) it sees."""
+
+    id: int
+    name: str
+    parent: int | None = None
+    #: None: the sandbox's main catalogue
+    catalogue: Catalogue | None = None
+
+
+def _default_organisations() -> dict[int, Organisation]:
+    return {ROOT: Organisation(ROOT, "Sandbox Distribution")}
 
 
 @dataclass
 class Sandbox:
-    """The sandbox's state and its WSGI entry point (``sandbox(environ, start_response)``)."""
+    """The sandbox's state and its WSGI entry point (``sandbox(environ, start_response)``).
+
+    Organisations form a tree (Hub is multi-tier). A client's token acts for
+    its organisation (``client_organisations``, organisation 1 when not
+    listed): it sees the feeds of that organisation and its descendants, and
+    the catalogue of that organisation alone. An organisation the sandbox has
+    no entry for counts as a child of organisation 1.
+    """
 
     feeds: dict[int, dict[str, Any]] = field(default_factory=dict)
     catalogue: Catalogue = field(default_factory=Catalogue)
     vendors: list[dict[str, Any]] = field(default_factory=lambda: [dict(v) for v in VENDORS])
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
+    client_organisations: dict[str, int] = field(default_factory=dict)
+    organisations: dict[int, Organisation] = field(default_factory=_default_organisations)
     latency: float = 0.0
     token_lifetime: float = 3600.0
     advertised_lifetime: float | None = None
@@ -85,9 +116,9 @@ class Sandbox:
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
-        self._pages: dict[tuple[int, int, int, int], bytes] = {}
+        self._pages: dict[tuple[Any, ...], bytes] = {}
         self._cached = 0
-        self._tokens: dict[str, float] = {}
+        self._tokens: dict[str, tuple[float, int]] = {}
         self._rng = random.Random(0)
         self.recorded = Recorded()
 
@@ -95,8 +126,56 @@ class Sandbox:
 
     @classmethod
     def from_samples(cls, **options: Any) -> Sandbox:
-        """A sandbox serving the sample feed configurations (ids 1, 2, 3)."""
-        return cls(feeds=load_sample_feeds(), **options)
+        """A sandbox serving the sample feed configurations, with two organisations.
+
+        Organisation 1 (client ``sandbox``) is the distributor, with feeds 1, 2
+        and 3; organisation 2 (client ``reseller``), its reseller, has feed 4
+        and its own prices for the same products.
+        """
+        sandbox = cls(feeds=load_sample_feeds(), **options)
+        main = sandbox.catalogue
+        reseller = Catalogue(count=main.count, seed=main.seed, items=main.items, price_factor=1.25)
+        sandbox.add_organisation(Organisation(RESELLER, "Example Reseller Ltd", ROOT, reseller),
+                                 RESELLER_CLIENT_ID, RESELLER_CLIENT_SECRET)
+        return sandbox
+
+    def add_organisation(self, organisation: Organisation, client_id: str | None = None,
+                         client_secret: str | None = None) -> Organisation:
+        """Add an organisation to the tree, with an API client when given."""
+        with self._lock:
+            self.organisations[organisation.id] = organisation
+            if client_id is not None:
+                self.clients[client_id] = client_secret or ""
+                self.client_organisations[client_id] = organisation.id
+        return organisation
+
+    def parent_of(self, organisation: int) -> int | None:
+        known = self.organisations.get(organisation)
+        if known is not None:
+            return known.parent
+        return None if organisation == ROOT else ROOT
+
+    def sees(self, viewer: int, organisation: Any) -> bool:
+        """Whether ``viewer`` sees ``organisation``: itself or one of its descendants."""
+        current = organisation if isinstance(organisation, int) and not isinstance(organisation, bool) else None
+        seen: set[int] = set()
+        while current is not None and current not in seen:
+            if current == viewer:
+                return True
+            seen.add(current)
+            current = self.parent_of(current)
+        return False
+
+    def catalogue_of(self, organisation: int) -> Catalogue:
+        known = self.organisations.get(organisation)
+        return known.catalogue if known is not None and known.catalogue is not None else self.catalogue
+
+    def whoami(self, organisation: int) -> dict[str, Any]:
+        if organisation == ROOT:
+            return dict(self.me)
+        name = self.organisations[organisation].name if organisation in self.organisations else f"Organisation {organisation}"
+        return {**self.me, "id": 100 + organisation, "name": f"{name} API user", "organisation": organisation,
+                "real_id": 100 + organisation, "real_name": f"{name} API user"}
 
     def add_fault(self, fault: Fault) -> Fault:
         with self._lock:
@@ -140,7 +219,7 @@ class Sandbox:
                 headers_off = True
             elif fault.kind in ("reset", "malformed", "wrong_types"):
                 corrupt = fault.kind
-        if self.fault_rate and path != "/oauth/token" and self._rng.random() < self.fault_rate:
+        if self.fault_rate and path != TOKEN_PATH and self._rng.random() < self.fault_rate:
             status = self._rng.choice([429, 500, 502, 503])
             return self._answer(start_response, status, {"message": "sandbox random fault"},
                                 {"Retry-After": "1"} if status == 429 else {})
@@ -151,34 +230,32 @@ class Sandbox:
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], environ: dict[str, Any],
                start_response: Any, headers_off: bool, corrupt: str | None) -> Iterable[bytes]:
-        if path == "/oauth/token":
+        if path == TOKEN_PATH:
             if method != "POST":
                 raise _BadRequest(405, "use POST for the token endpoint")
             return self._answer(start_response, 200, self._token(environ))
-        self._authorise(environ)
-        if path == "/me" and method == "GET":
-            return self._answer(start_response, 200, self.me)
+        viewer = self._authorise(environ)
+        if path == "/whoami" and method == "GET":
+            return self._answer(start_response, 200, self.whoami(viewer))
         if path == "/feeds" and method == "GET":
-            items = self._filter_feeds(query)
+            items = self._filter_feeds(query, viewer)
             return self._page(start_response, items, query, headers_off, corrupt)
         if path == "/feeds" and method == "POST":
-            return self._answer(start_response, 201, self._save_feed(None, _body(environ)))
+            return self._answer(start_response, 201, self._save_feed(None, _body(environ), viewer))
         match = re.fullmatch(r"/feeds/(\d+)", path)
         if match:
             fid = int(match.group(1))
+            with self._lock:
+                if fid not in self.feeds or not self.sees(viewer, self.feeds[fid].get("organisation")):
+                    raise _BadRequest(404, f"feed configuration {fid} not found")
+                stored = self.feeds[fid]
             if method == "GET":
-                with self._lock:
-                    if fid not in self.feeds:
-                        raise _BadRequest(404, f"feed configuration {fid} not found")
-                    return self._answer(start_response, 200, self.feeds[fid])
+                return self._answer(start_response, 200, stored)
             if method == "PUT":
-                with self._lock:
-                    if fid not in self.feeds:
-                        raise _BadRequest(404, f"feed configuration {fid} not found")
-                return self._answer(start_response, 200, self._save_feed(fid, _body(environ)))
+                return self._answer(start_response, 200, self._save_feed(fid, _body(environ), viewer))
             raise _BadRequest(405, f"{method} is not allowed on /feeds/{fid}")
         if path == "/products" and method == "GET":
-            return self._products(start_response, query, headers_off, corrupt)
+            return self._products(start_response, query, headers_off, corrupt, self.catalogue_of(viewer))
         if path == "/vendors" and method == "GET":
             return self._page(start_response, list(self.vendors), query, headers_off, corrupt)
         raise _BadRequest(404, f"no such endpoint {method} {path}")
@@ -197,23 +274,25 @@ class Sandbox:
             raise _BadRequest(401, "invalid client credentials", {"error": "invalid_client"})
         token = secrets.token_urlsafe(24)
         with self._lock:
-            self._tokens[token] = time.monotonic() + self.token_lifetime
+            self._tokens[token] = (time.monotonic() + self.token_lifetime, self.client_organisations.get(client_id, ROOT))
             self.recorded.tokens.append(token)
         advertised = self.advertised_lifetime if self.advertised_lifetime is not None else self.token_lifetime
         return {"access_token": token, "token_type": "Bearer", "expires_in": int(math.ceil(advertised))}
 
-    def _authorise(self, environ: dict[str, Any]) -> None:
+    def _authorise(self, environ: dict[str, Any]) -> int:
+        """The organisation the request's token acts for; 401 without a live token."""
         header = environ.get("HTTP_AUTHORIZATION", "")
         scheme, _, token = header.partition(" ")
         with self._lock:
-            deadline = self._tokens.get(token) if scheme == "Bearer" else None
-            if deadline is None or deadline < time.monotonic():
+            entry = self._tokens.get(token) if scheme == "Bearer" else None
+            if entry is None or entry[0] < time.monotonic():
                 self._tokens.pop(token, None)
                 raise _BadRequest(401, "missing, unknown or expired access token", {"error": "invalid_token"})
+            return entry[1]
 
-    def _filter_feeds(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def _filter_feeds(self, query: dict[str, list[str]], viewer: int) -> list[dict[str, Any]]:
         with self._lock:
-            items = [self.feeds[k] for k in sorted(self.feeds)]
+            items = [self.feeds[k] for k in sorted(self.feeds) if self.sees(viewer, self.feeds[k].get("organisation"))]
         if "name" in query:
             names = set(query["name"])
             items = [f for f in items if f.get("name") in names]
@@ -222,13 +301,15 @@ class Sandbox:
             items = [f for f in items if f.get("organisation") in orgs]
         return items
 
-    def _save_feed(self, fid: int | None, body: Any) -> dict[str, Any]:
+    def _save_feed(self, fid: int | None, body: Any, viewer: int) -> dict[str, Any]:
         check = check_feed(body)
         if check.errors:
             raise _BadRequest(422, "the feed configuration is invalid",
                               {"errors": [str(p) for p in check.errors]})
         with self._lock:
             org = body["organisation"]
+            if not self.sees(viewer, org):
+                raise _BadRequest(403, f"organisation {viewer} may not write feeds of organisation {org}")
             others = [f for k, f in self.feeds.items() if k != fid and f.get("organisation") == org]
             if len(others) >= MAX_FEEDS_PER_ORGANISATION:
                 raise _BadRequest(422, f"organisation {org} already has {MAX_FEEDS_PER_ORGANISATION} feeds",
@@ -243,27 +324,33 @@ class Sandbox:
             return stored
 
     def _products(self, start_response: Any, query: dict[str, list[str]], headers_off: bool,
-                  corrupt: str | None) -> Iterable[bytes]:
-        filtered = any(k in query for k in ("vendor", "type", "text", "sort_by"))
+                  corrupt: str | None, catalogue: Catalogue) -> Iterable[bytes]:
+        sort = query.get("sort_by", [])
+        by_name = sort == ["+name"]
+        filtered = any(k in query for k in ("vendor", "type", "text")) or (sort and not by_name)
         if not filtered:
             page, per_page = _paging(query)
+            start, stop = (page - 1) * per_page, page * per_page
+            cacheable = corrupt is None and (by_name or not catalogue.moving)
             with self._lock:
-                total = len(self.catalogue)
-                key = (self.catalogue.seed, page, per_page, total)
-                body = self._pages.get(key) if self.catalogue.items is None and corrupt is None else None
+                total = len(catalogue)
+                key = (id(catalogue), catalogue.version, by_name, page, per_page, total)
+                body = self._pages.get(key) if cacheable else None
+                if body is None:
+                    items = catalogue.by_name(start, stop) if by_name else catalogue.slice(start, stop)
+            headers = self._page_headers(total, per_page, headers_off)
             if body is not None:
-                return self._answer(start_response, 200, body, self._page_headers(total, per_page, headers_off))
-            items = self.catalogue.slice((page - 1) * per_page, page * per_page)
-            if self.catalogue.items is None and corrupt is None:
+                return self._answer(start_response, 200, body, headers)
+            if cacheable:
                 body = json.dumps(items, ensure_ascii=False).encode("utf-8")
                 with self._lock:
                     if self._cached + len(body) <= self.page_cache_bytes:
                         self._pages[key] = body
                         self._cached += len(body)
-                return self._answer(start_response, 200, body, self._page_headers(total, per_page, headers_off))
+                return self._answer(start_response, 200, body, headers)
             return self._page_of(start_response, items, total, page, per_page, headers_off, corrupt)
         with self._lock:
-            items = list(self.catalogue.materialise())
+            items = catalogue.everything()
         if "vendor" in query:
             wanted = {_int(v) for v in query["vendor"]}
             items = [p for p in items if (p.get("vendor") if p.get("vendor") is not None else -1) in wanted]

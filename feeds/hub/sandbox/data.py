@@ -155,20 +155,74 @@ def products(seed: int, start: int, stop: int) -> list[dict[str, Any]]:
 
 @dataclass
 class Catalogue:
-    """The products the sandbox serves: generated lazily, or a given list."""
+    """The products one organisation sees: generated lazily, or a given list.
+
+    Served in two orders. Hub's default, popularity, moves while orders come
+    in: with ``moving`` set, that many products climb to the top of it at
+    every request, so offset pages read one after another repeat some
+    products and skip others, as on the real Hub. By name (``sort_by=+name``)
+    the order holds still. ``price_factor`` gives another organisation's
+    prices for the same products (a reseller's are not its distributor's).
+    """
 
     count: int = 250
     seed: int = 1
     items: list[dict[str, Any]] | None = None
+    moving: int = 0
+    price_factor: float = 1.0
     _inserted: int = 0
+    _offset: int = 0
+    _version: int = 0
+    _name_order: tuple[int, list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.items) if self.items is not None else self.count
 
+    @property
+    def version(self) -> int:
+        """Changes whenever the products change (``shift``): page caches key on it."""
+        return self._version
+
+    def _at(self, index: int) -> dict[str, Any]:
+        item = self.items[index] if self.items is not None else product(self.seed, index)
+        if self.price_factor != 1.0:
+            item = dict(item)
+            for key in ("price", "rrp"):
+                value = item.get(key)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    item[key] = round(value * self.price_factor, 2)
+        return item
+
     def slice(self, start: int, stop: int) -> list[dict[str, Any]]:
-        if self.items is not None:
+        """Products ``start`` to ``stop`` in popularity order (which moves by ``moving`` per call)."""
+        total = len(self)
+        stop = min(stop, total)
+        if self.moving and total:
+            offset = self._offset
+            self._offset = (self._offset + self.moving) % total
+            return [self._at((i - offset) % total) for i in range(start, stop)]
+        if self.items is not None and self.price_factor == 1.0:
             return self.items[start:stop]
-        return products(self.seed, start, min(stop, self.count))
+        return [self._at(i) for i in range(start, stop)]
+
+    def by_name(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """Products ``start`` to ``stop`` ordered by name, then id: an order that holds still."""
+        if self._name_order is None or self._name_order[0] != self._version:
+            # Names only, not whole products: a million generated products stay cheap to hold.
+            names = []
+            for i in range(len(self)):
+                item = self._at(i)
+                names.append((str(item.get("name") or ""), item.get("id") or 0, i))
+            names.sort()
+            self._name_order = (self._version, [i for _, _, i in names])
+        order = self._name_order[1]
+        return [self._at(i) for i in order[start:stop]]
+
+    def everything(self) -> list[dict[str, Any]]:
+        """Every product, in the order of the list (for filtered and sorted answers)."""
+        if self.price_factor == 1.0:
+            return list(self.materialise())
+        return [self._at(i) for i in range(len(self))]
 
     def materialise(self) -> list[dict[str, Any]]:
         if self.items is None:
@@ -177,6 +231,7 @@ class Catalogue:
 
     def shift(self, remove: bool) -> None:
         items = self.materialise()
+        self._version += 1
         if remove:
             if items:
                 items.pop(0)

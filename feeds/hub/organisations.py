@@ -1,0 +1,172 @@
+"""Organisations and their credentials (SPEC §10): one Hub client per credential set.
+
+Hub is multi-tier: an organisation's credentials also see the feed
+configurations of its descendants, but the catalogue Hub returns, prices
+included, is always the authenticated organisation's own. So a feed must be
+rendered from the catalogue of its own organisation's credentials, never from
+an ancestor's: that would leak the ancestor's buy prices.
+
+``Hubs`` holds the credential sets of the settings: ``[hub]`` (the default)
+and each ``[organisations.<id>]`` table. It learns each set's organisation
+from ``GET /whoami`` (a table whose ``<id>`` differs is a settings error),
+lists the feeds of every set once, and finds the credentials of a feed's
+organisation. All its clients share one limit of ``hub.concurrency``
+requests in flight.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, HubError, SettingsError
+from .client import HubClient
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+
+@dataclass
+class Credentials:
+    """One credential set: the settings table it comes from, its client, and whom Hub says it is."""
+
+    table: str  #: "hub" or "organisations.<id>"
+    client: HubClient
+    expected: int | None = None  #: the <id> of an [organisations.<id>] table
+    organisation: int | None = None  #: from whoami
+    user: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"[{self.table}]"
+
+
+def missing_credentials(organisation: int) -> str:
+    return (f"organisation {organisation} has no credentials in the settings, and a feed is only rendered from "
+            f"its own organisation's catalogue; add an [organisations.{organisation}] table with its client_id "
+            f"and client_secret (the secret better as FEEDS_ORGANISATIONS_{organisation}_CLIENT_SECRET)")
+
+
+class Hubs:
+    """Every credential set of the settings, each with the organisation Hub says it is."""
+
+    def __init__(self, credentials: list[Credentials]):
+        if not credentials:
+            raise SettingsError("no Hub credentials are set: set hub.client_id and hub.client_secret, "
+                                "or an [organisations.<id>] table")
+        self.credentials = credentials
+        self._identified = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **client_options: Any) -> Hubs:
+        """A client per credential set; ``hub.base_url = "sandbox"`` shares one in-process sandbox."""
+        from . import open_hub  # lazy: hub/__init__ imports this module
+
+        hub = settings.hub
+        options = dict(client_options)
+        if hub.is_sandbox and "sandbox" not in options:
+            from .sandbox import Sandbox  # lazy: only the sandbox set-up loads the sandbox
+
+            options["sandbox"] = Sandbox.from_samples()
+        options.setdefault("limiter", threading.BoundedSemaphore(hub.concurrency))
+        sets: list[Credentials] = []
+        if hub.client_id or not settings.organisations:
+            sets.append(Credentials("hub", open_hub(hub, **options)))
+        for organisation, table in sorted(settings.organisations.items()):
+            name = f"organisations.{organisation}"
+            scoped = hub.model_copy(update={"client_id": table.client_id, "client_secret": table.client_secret})
+            sets.append(Credentials(name, open_hub(scoped, credentials_name=name, **options), expected=organisation))
+        return cls(sets)
+
+    @classmethod
+    def of(cls, *clients: HubClient) -> Hubs:
+        """Credential sets from clients made elsewhere (tests, benchmarks): each is [hub]-like."""
+        return cls([Credentials("hub" if i == 0 else f"hub#{i + 1}", client) for i, client in enumerate(clients)])
+
+    # --- identity ----------------------------------------------------------------
+
+    def identify(self) -> list[Credentials]:
+        """Ask Hub who each credential set is (once); SettingsError when a table is filed under another id."""
+        with self._lock:
+            if not self._identified:
+                for credentials in self.credentials:
+                    if credentials.organisation is None:
+                        me = credentials.client.whoami()
+                        organisation = me.get("organisation")
+                        if not isinstance(organisation, int) or isinstance(organisation, bool):
+                            raise HubError(f"Hub's whoami for {credentials.label} has no organisation id")
+                        credentials.organisation = organisation
+                        name = me.get("name")
+                        credentials.user = name if isinstance(name, str) else ""
+                    if credentials.expected is not None and credentials.organisation != credentials.expected:
+                        raise SettingsError(
+                            f"the credentials in {credentials.label} belong to organisation "
+                            f"{credentials.organisation}, not {credentials.expected}; move them to "
+                            f"[organisations.{credentials.organisation}] or set organisation "
+                            f"{credentials.expected}'s own client_id and client_secret"
+                        )
+                self._identified = True
+        return self.credentials
+
+    def for_organisation(self, organisation: int | None) -> Credentials:
+        """The credentials of ``organisation``; ConfigError when it has none (never another's)."""
+        sets = self.identify()
+        if organisation is None:
+            raise ConfigError("the feed has no usable organisation, so no catalogue can be chosen for it")
+        own = [c for c in sets if c.organisation == organisation]
+        if not own:
+            raise ConfigError(missing_credentials(organisation))
+        return min(own, key=lambda c: c.expected is None)  # an [organisations.<id>] table before [hub]
+
+    @property
+    def default(self) -> HubClient:
+        return self.credentials[0].client
+
+    # --- feeds of every set ---------------------------------------------------------
+
+    def list_feeds(self, organisations: tuple[int, ...] | list[int] = ()) -> list[dict[str, Any]]:
+        """The feeds every credential set sees, each once (by id), in id order."""
+        seen: dict[Any, dict[str, Any]] = {}
+        for credentials in self.credentials:
+            for feed in credentials.client.list_feeds(organisations=organisations):
+                seen.setdefault(feed.get("id"), feed)
+        return sorted(seen.values(), key=lambda f: f["id"] if isinstance(f.get("id"), int) else float("inf"))
+
+    def get_feed(self, feed_id: int) -> dict[str, Any]:
+        """A feed from the first credential set that sees it."""
+        last: HubError | None = None
+        for credentials in self.credentials:
+            try:
+                return credentials.client.get_feed(feed_id)
+            except HubError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                last = exc
+        assert last is not None
+        raise last
+
+    def client_for_upload(self, organisation: int) -> HubClient:
+        """The client to create or update a feed of ``organisation`` with: its own, else the default."""
+        for credentials in self.credentials:
+            if credentials.expected == organisation:
+                return credentials.client
+        return self.default
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def close(self) -> None:
+        for credentials in self.credentials:
+            credentials.client.close()
+
+    def __enter__(self) -> Hubs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def as_hubs(hub: Hubs | HubClient) -> Hubs:
+    """Callers with one client (tests) get a credential set of it."""
+    return hub if isinstance(hub, Hubs) else Hubs.of(hub)
