@@ -262,6 +262,26 @@ def history(app: App, feed_id: int | None, limit: int, as_json: bool) -> None:
         history_table(runs)
 
 
+@cli.command()
+@click.option("--id", "feed_id", type=int, help="Only this feed's destination (active or not).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of tests.")
+@pass_app
+def check(app: App, feed_id: int | None, as_json: bool) -> None:
+    """Test Hub credentials and delivery targets, sending no feed."""
+    from .check import check_all
+
+    with app.hubs() as hubs, app.ledger() as ledger:
+        checks = check_all(app.settings, hubs, ledger, feed_id)
+    if as_json:
+        _print_json([c.to_json() for c in checks])
+    else:
+        for item in checks:
+            _out(item.line())
+        failed = sum(not c.ok for c in checks)
+        _out(f"{len(checks) - failed} of {len(checks)} tests passed" if failed else f"all {len(checks)} tests passed")
+    sys.exit(0 if all(c.ok for c in checks) else 1)
+
+
 @cli.command("forget-host-key")
 @click.argument("host")
 @click.option("--port", default=22, show_default=True, type=click.IntRange(1, 65535), help="The SFTP port.")

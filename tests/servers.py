@@ -190,10 +190,15 @@ class FtpServer:
         faults = self.faults
         self.commands: list[str] = []
         commands = self.commands
+        #: every name a file was stored or renamed under
+        self.names: list[str] = []
+        names = self.names
 
         class Handler(base_handler):  # type: ignore[valid-type, misc]
             def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
                 commands.append(cmd)
+                if cmd in ("STOR", "RNTO"):
+                    names.append(arg)
                 if cmd == "RNTO" and faults.refuse_rename_over and arg and (Path(self.fs.ftp2fs(arg))).exists():
                     self.respond("550 Cannot rename over an existing file.")
                     return
@@ -249,6 +254,8 @@ class SftpServer:
         self.port = port or free_port()
         self.faults = SftpFaults()
         self.logins: list[tuple[str, bool]] = []
+        #: every path a file was opened for writing or renamed to
+        self.names: list[str] = []
         self.posix_rename = posix_rename
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -274,11 +281,14 @@ class SftpServer:
     def _sftp_factory(self, chan: Any) -> asyncssh.SFTPServer:
         faults = self.faults
         posix_rename = self.posix_rename
+        names = self.names
 
         class Faulty(asyncssh.SFTPServer):
             received = 0
 
             def open(self, path: bytes, pflags: int, attrs: Any) -> Any:
+                if pflags & asyncssh.FXF_WRITE:
+                    names.append(path.decode())
                 if faults.deny_writes and pflags & asyncssh.FXF_WRITE:
                     raise asyncssh.SFTPError(asyncssh.FX_PERMISSION_DENIED, "Permission denied")
                 return super().open(path, pflags, attrs)
@@ -294,7 +304,12 @@ class SftpServer:
                     self._chan.get_connection().abort()
                 return result
 
+            def rename(self, oldpath: bytes, newpath: bytes) -> Any:
+                names.append(newpath.decode())
+                return super().rename(oldpath, newpath)
+
             def posix_rename(self, oldpath: bytes, newpath: bytes) -> Any:
+                names.append(newpath.decode())
                 if not posix_rename:
                     raise asyncssh.SFTPOpUnsupported("posix-rename not supported")
                 return super().posix_rename(oldpath, newpath)

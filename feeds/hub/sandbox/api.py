@@ -42,6 +42,8 @@ RESELLER = 2
 RESELLER_CLIENT_ID = "reseller"
 RESELLER_CLIENT_SECRET = "reseller-secret"
 TOKEN_PATH = "/oauth/create_token"
+#: the paths of Hub's API that the sandbox serves (besides the token endpoint)
+KNOWN_PATHS = re.compile(r"/whoami|/feeds|/feeds/\d+|/products|/vendors")
 PER_PAGE_CAP = 1000
 SAMPLE_FEED_FILE = re.compile(r"^(\d+)-[\w-]+\.json$")
 
@@ -58,11 +60,21 @@ class Recorded:
     arrivals: list[tuple[float, str, str, int | None]] = field(default_factory=list)
     #: every access token issued
     tokens: list[str] = field(default_factory=list)
+    #: requests being answered now, and the most there ever were at once
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     def request(self, method: str, path: str, query: str, page: int | None) -> None:
         self.counts[f"{method} {path if not path.startswith('/feeds/') else '/feeds/{id}'}"] += 1
         self.requests.append((method, path, query))
         self.arrivals.append((time.monotonic(), method, path, page))
+
+    def entered(self) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def left(self) -> None:
+        self.in_flight -= 1
 
     def token_count(self) -> int:
         return self.counts["POST /oauth/create_token"]
@@ -198,7 +210,16 @@ class Sandbox:
         page = _int(query.get("page", ["1"])[0])
         with self._lock:
             self.recorded.request(method, path, environ.get("QUERY_STRING", ""), page)
+            self.recorded.entered()
             faults = [f for f in self.faults if f.matches(method, path, page)]
+        try:
+            return self._answer_request(method, path, query, page, environ, start_response, faults)
+        finally:
+            with self._lock:
+                self.recorded.left()
+
+    def _answer_request(self, method: str, path: str, query: dict[str, list[str]], page: int | None,
+                        environ: dict[str, Any], start_response: Any, faults: list[Fault]) -> Iterable[bytes]:
         if self.latency:
             time.sleep(self.latency)
         headers_off = False
@@ -234,6 +255,8 @@ class Sandbox:
             if method != "POST":
                 raise _BadRequest(405, "use POST for the token endpoint")
             return self._answer(start_response, 200, self._token(environ))
+        if not KNOWN_PATHS.fullmatch(path):
+            raise _BadRequest(404, f"no such endpoint {method} {path}")
         viewer = self._authorise(environ)
         if path == "/whoami" and method == "GET":
             return self._answer(start_response, 200, self.whoami(viewer))
