@@ -16,13 +16,13 @@ from naive_rows import row
 
 base, host, port, user, password, remote = sys.argv[1:7]
 with httpx.Client(timeout=120) as http:
-    token = http.post(base + "/oauth/token", data={"client_id": "sandbox", "client_secret": "sandbox-secret",
+    token = http.post(base + "/oauth/create_token", data={"client_id": "sandbox", "client_secret": "sandbox-secret",
                                                    "grant_type": "client_credentials"}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     rows = []
     page = 1
     while True:
-        items = http.get(base + "/products", params={"page": page, "per_page": 1000}, headers=headers).json()
+        items = http.get(base + "/products", params={"page": page, "per_page": 1000, "sort_by": "+name"}, headers=headers).json()
         rows.extend(r for r in map(row, items) if r is not None)
         if len(items) < 1000:
             break

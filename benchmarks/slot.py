@@ -9,14 +9,15 @@ import sys
 import time
 
 from feeds.daemon import Daemon, utcnow
-from feeds.hub import open_hub
+from feeds.hub import Hubs
 from feeds.ledger import Ledger
 from feeds.settings import load
 
 settings = load(sys.argv[1])
-with open_hub(settings.hub) as hub, Ledger(settings.database_url) as ledger:
-    daemon = Daemon(settings, hub, ledger)
+with Hubs.from_settings(settings) as hubs, Ledger(settings.database_url) as ledger:
+    hubs.identify()  # as `feeds daemon` does at start, before its first wake
     start = time.perf_counter()
+    daemon = Daemon(settings, hubs, ledger)
     futures = daemon.wake(utcnow())
     daemon.wait_idle()
     wall = time.perf_counter() - start

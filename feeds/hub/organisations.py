@@ -17,14 +17,18 @@ requests in flight.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConfigError, HubError, SettingsError
 from .client import HubClient
 
 if TYPE_CHECKING:
     from ..settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -87,19 +91,27 @@ class Hubs:
 
     # --- identity ----------------------------------------------------------------
 
+    def _each(self, work: Callable[[Credentials], T]) -> list[T]:
+        """``work`` for every credential set, several at once (the clients' limiter bounds the requests)."""
+        if len(self.credentials) == 1:
+            return [work(self.credentials[0])]
+        with ThreadPoolExecutor(max_workers=min(len(self.credentials), 16), thread_name_prefix="credentials") as pool:
+            return list(pool.map(work, self.credentials))
+
     def identify(self) -> list[Credentials]:
         """Ask Hub who each credential set is (once); SettingsError when a table is filed under another id."""
         with self._lock:
             if not self._identified:
-                for credentials in self.credentials:
-                    if credentials.organisation is None:
-                        me = credentials.client.whoami()
+                answers = self._each(lambda c: c.client.whoami() if c.organisation is None else None)
+                for credentials, me in zip(self.credentials, answers):
+                    if me is not None:
                         organisation = me.get("organisation")
                         if not isinstance(organisation, int) or isinstance(organisation, bool):
                             raise HubError(f"Hub's whoami for {credentials.label} has no organisation id")
                         credentials.organisation = organisation
                         name = me.get("name")
                         credentials.user = name if isinstance(name, str) else ""
+                for credentials in self.credentials:
                     if credentials.expected is not None and credentials.organisation != credentials.expected:
                         raise SettingsError(
                             f"the credentials in {credentials.label} belong to organisation "
@@ -129,8 +141,8 @@ class Hubs:
     def list_feeds(self, organisations: tuple[int, ...] | list[int] = ()) -> list[dict[str, Any]]:
         """The feeds every credential set sees, each once (by id), in id order."""
         seen: dict[Any, dict[str, Any]] = {}
-        for credentials in self.credentials:
-            for feed in credentials.client.list_feeds(organisations=organisations):
+        for feeds in self._each(lambda c: c.client.list_feeds(organisations=organisations)):
+            for feed in feeds:
                 seen.setdefault(feed.get("id"), feed)
         return sorted(seen.values(), key=lambda f: f["id"] if isinstance(f.get("id"), int) else float("inf"))
 
