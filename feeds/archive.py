@@ -13,6 +13,8 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from .filenames import fit
+
 
 def spool_file(archive: Path) -> tuple[int, Path]:
     """A new file to render into (a file descriptor and its path)."""
@@ -29,7 +31,7 @@ def keep(archive: Path, feed_id: int, rendered: Path, filename: str, run_id: int
         return None
     folder = archive / str(feed_id)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{when.strftime('%Y%m%dT%H%M%SZ')}-run{run_id:08d}-{filename}"
+    target = folder / fit(filename, prefix=f"{when.strftime('%Y%m%dT%H%M%SZ')}-run{run_id:08d}-")
     os.replace(rendered, target)
     prune(folder, limit)
     return target

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .config import HubFeed
-from .deliver import Context, probe
+from .deliver import Context, limits, probe
 from .errors import ConfigError, DeliveryError, FeedsError, SettingsError
 from .runner import validated
 
@@ -81,7 +81,6 @@ def check_all(settings: Settings, hubs: Hubs, ledger: Ledger, feed_id: int | Non
     if not all(c.ok for c in checks):
         return checks  # the feeds cannot be listed without working credentials
     raws = [hubs.get_feed(feed_id)] if feed_id is not None else hubs.list_feeds()
-    context = Context(timeout=settings.delivery.timeout, host_keys=ledger)
     probed: dict[tuple[Any, ...], Check] = {}
     for raw in raws:
         seen = HubFeed.read(raw)
@@ -103,8 +102,18 @@ def check_all(settings: Settings, hubs: Hubs, ledger: Ledger, feed_id: int | Non
             continue
         key = _probe_key(target)
         if key not in probed:
+            deadline = settings.delivery.run_deadline_minutes
+            context = Context(timeout=settings.delivery.timeout, host_keys=ledger,
+                              allowed=settings.delivery.allowed_networks,
+                              deadline_text=f"delivery.run_deadline_minutes ({deadline:g} min)")
             try:
-                probed[key] = Check(test, True, probe(target, settings, context))
+                with limits.Watchdog(deadline * 60) as watchdog:
+                    watchdog.watch(context)
+                    try:
+                        probed[key] = Check(test, True, probe(target, settings, context))
+                    except Exception:
+                        context.check_cancel()  # cut by the deadline: say so
+                        raise
             except DeliveryError as exc:
                 probed[key] = Check(test, False, str(exc), exc.reason or "failed")
         first = probed[key]

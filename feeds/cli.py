@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from contextlib import ExitStack
@@ -103,6 +104,9 @@ class FeedsGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: str) -> None:
     """Generate and deliver Hub stock and price feeds."""
+    # Everything feeds writes (the state database, archive, outbox, host keys) is the owner's
+    # alone, 0600 and folders 0700, whatever umask it was started with (SPEC §11).
+    os.umask(0o077)
     logs.configure(verbose, log_format)
     ctx.obj = App(config_path, verbose, log_format)
 

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from collections import Counter, OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -126,21 +127,42 @@ class WakeCatalogues:
             self._shared[source.table].release()
 
 
-def interleaved(due: list[Due]) -> list[Due]:
-    """Organisations taken in turn: the first feed of each, then the second of each, ...
+class FairQueue:
+    """Runs waiting for a worker, taken organisation by organisation in turn (SPEC §11).
 
-    Workers then start on different organisations' catalogues at once, and one
-    organisation's many feeds do not keep the others waiting.
+    One organisation's feeds never hold more than ``per_organisation``
+    workers at once: an organisation whose servers stall its runs cannot keep
+    the others' feeds waiting, and workers start on several organisations'
+    catalogues at once.
     """
-    by_organisation: dict[Any, list[Due]] = {}
-    for item in due:
-        by_organisation.setdefault(item.feed.organisation, []).append(item)
-    queues = list(by_organisation.values())
-    order: list[Due] = []
-    while queues:
-        order.extend(queue.pop(0) for queue in queues)
-        queues = [queue for queue in queues if queue]
-    return order
+
+    def __init__(self, per_organisation: int):
+        self.per_organisation = per_organisation
+        self._waiting: OrderedDict[Any, deque[Any]] = OrderedDict()
+        self._running: Counter[Any] = Counter()
+
+    def put(self, organisation: Any, entry: Any) -> None:
+        self._waiting.setdefault(organisation, deque()).append(entry)
+
+    def take(self) -> tuple[Any, Any] | None:
+        """The next (organisation, entry) that may start now, or None."""
+        for organisation, entries in self._waiting.items():
+            if entries and self._running[organisation] < self.per_organisation:
+                entry = entries.popleft()
+                self._running[organisation] += 1
+                self._waiting.move_to_end(organisation)  # the others come first next time
+                if not entries:
+                    del self._waiting[organisation]
+                return organisation, entry
+        return None
+
+    def done(self, organisation: Any) -> None:
+        self._running[organisation] -= 1
+
+    def drain(self) -> list[Any]:
+        entries = [entry for queue in self._waiting.values() for entry in queue]
+        self._waiting.clear()
+        return entries
 
 
 @dataclass
@@ -171,6 +193,8 @@ class Daemon:
 
     def __post_init__(self) -> None:
         self.hubs = as_hubs(self.hub)
+        self._queue = FairQueue(self.settings.schedule.max_parallel_per_organisation)
+        self._busy = 0  # workers running a feed
         self.pool = ThreadPoolExecutor(max_workers=self.settings.schedule.max_parallel, thread_name_prefix="feed")
         self.cancel = threading.Event()  # set when the shutdown's grace is over
         self.stopping = threading.Event()
@@ -213,14 +237,42 @@ class Daemon:
                 catalogues.expect(item.source)
             except ConfigError:
                 pass  # the run fails with that sentence, before anything is fetched or sent
-        started = []
-        for item in interleaved(due):
-            future = self.pool.submit(self._run, item, catalogues)
-            with self._lock:
+        started: list[Future[Any]] = []
+        with self._lock:
+            for item in due:
+                future: Future[Any] = Future()
                 self._futures.add(future)
-            future.add_done_callback(self._forget)
-            started.append(future)
+                future.add_done_callback(self._forget)
+                self._queue.put(item.feed.organisation, (item, catalogues, future))
+                started.append(future)
+        self._dispatch()
         return started
+
+    def _dispatch(self) -> None:
+        """Start waiting runs while workers are free, organisations in turn."""
+        with self._lock:
+            while self._busy < self.settings.schedule.max_parallel and not self.stopping.is_set():
+                taken = self._queue.take()
+                if taken is None:
+                    return
+                self._busy += 1
+                self.pool.submit(self._work, *taken)
+
+    def _work(self, organisation: Any, entry: tuple[Due, WakeCatalogues, Future[Any]]) -> None:
+        item, catalogues, future = entry
+        try:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._run(item, catalogues))
+                except BaseException as exc:
+                    future.set_exception(exc)
+            else:
+                catalogues.release(item.source)
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._queue.done(organisation)
+            self._dispatch()
 
     def _read_feeds(self, now: datetime, slot: datetime) -> list[HubFeed] | None:
         """The feed list from Hub; a Hub outage is retried (``retry.FEED_LIST``) until the slot is nearly over."""
@@ -356,8 +408,10 @@ class Daemon:
         """
         self.stopping.set()
         with self._lock:
-            queued = [f for f in self._futures if not f.running()]
-        not_started = sum(1 for future in queued if future.cancel())
+            waiting = self._queue.drain()
+        for item, catalogues, _ in waiting:
+            catalogues.release(item.source)
+        not_started = sum(1 for _, _, future in waiting if future.cancel())
         if not_started:
             log.warning("shutting down: %d due feed(s) not started; they will be caught up", not_started)
         if self.wait_idle(grace):

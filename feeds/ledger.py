@@ -42,7 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from . import redact
-from .errors import SettingsError
+from .errors import ConfigError, SettingsError
 from .retry import RUNS_PER_SLOT
 
 log = logging.getLogger("feeds.ledger")
@@ -114,6 +114,15 @@ leftovers = Table(
     Column("feed_id", Integer, primary_key=True),
     Column("target", String(1024), primary_key=True),
     Column("path", String(2048), primary_key=True),
+)
+
+shared_names = Table(
+    "shared_names", metadata,
+    Column("method", String(16), primary_key=True),
+    Column("name", String(1024), primary_key=True),
+    Column("organisation", Integer, nullable=False),
+    Column("feed_id", Integer, nullable=False),
+    Column("claimed_at", String(32), nullable=False),
 )
 
 host_keys = Table(
@@ -199,7 +208,10 @@ class Ledger:
         if url.startswith("sqlite:///"):
             path = Path(url[len("sqlite:///"):])
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                for existing in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                    if existing.exists():
+                        existing.chmod(0o600)  # a ledger left readable by an older version
             except OSError as exc:
                 raise SettingsError(f"the state folder {path.parent} cannot be created ({exc.strerror}); check state.database") from None
             engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -458,6 +470,32 @@ class Ledger:
             conn.execute(delete(leftovers).where(and_(leftovers.c.feed_id == feed_id, leftovers.c.target == target)))
             for path in dict.fromkeys(paths):
                 conn.execute(insert(leftovers).values(feed_id=feed_id, target=target, path=path))
+
+    # --- names shared by every organisation (SITC file names) ----------------------------------
+
+    def claim_shared_name(self, method: str, name: str, organisation: int, feed_id: int) -> None:
+        """Take ``name`` for ``organisation``, or check that it has it; ConfigError naming the owner otherwise.
+
+        The first organisation whose feed delivers under the name owns it: the
+        claim is made as its upload starts, so two organisations in one slot
+        cannot both take it (SPEC §11).
+        """
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(shared_names).values(method=method, name=name, organisation=organisation,
+                                                         feed_id=feed_id, claimed_at=stamp(datetime.now(timezone.utc))))
+            return
+        except IntegrityError:
+            pass
+        with self.engine.connect() as conn:
+            owner = conn.execute(select(shared_names.c.organisation, shared_names.c.feed_id, shared_names.c.claimed_at)
+                                 .where(and_(shared_names.c.method == method, shared_names.c.name == name))).first()
+        if owner is not None and owner[0] != organisation:
+            raise ConfigError(
+                f"the {method} file name {name!r} belongs to organisation {owner[0]} (its feed {owner[1]} first "
+                f"delivered it, {owner[2][:10]}); another organisation's feed may not replace that file: choose "
+                "another sitc_filename"
+            )
 
     # --- SFTP host keys ------------------------------------------------------------------
 

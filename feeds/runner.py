@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from . import archive, failpoints, redact
 from .catalog import Catalogue, load_catalogue
 from .config import SECRET_FIELDS, FeedConfig, HubFeed, check_feed
-from .deliver import Attempt, Context, Job, deliver, target_for
+from .deliver import Attempt, Context, Job, deliver, limits, target_for
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
 from .filenames import check_filename
 from .hub import Credentials, HubClient, Hubs, as_hubs
@@ -195,6 +195,8 @@ def _run(
     if on_started is not None:
         on_started(run_id)
     spool: Path | None = None
+    deadline = settings.delivery.run_deadline_minutes
+    watchdog = limits.Watchdog(deadline * 60).__enter__()  # no run lasts longer, whatever a server does
     try:
         feed = validated(seen.raw, feed_id)
         secrets.add(*(getattr(feed, name) for name in SECRET_FIELDS))
@@ -215,14 +217,19 @@ def _run(
         ledger.update_run(run_id, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
                           sha256=rendered.sha256, destination=result.destination)
         job = Job(feed, spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at, run_id)
+        shared = feed.method.shared_name(feed)
+        if shared is not None:  # a name all organisations write to (SITC): its first organisation owns it
+            ledger.claim_shared_name(feed.method.name, shared, feed.organisation, feed_id)
         where = target.describe("")
-        context = Context(
+        context = watchdog.watch(Context(
             timeout=settings.delivery.timeout,
             host_keys=ledger,
             cancel=cancel or threading.Event(),
             leftovers=ledger.leftovers(feed_id, where),  # from a run that was killed mid-upload
             on_leftovers=lambda paths: ledger.set_leftovers(feed_id, where, paths),
-        )
+            allowed=settings.delivery.allowed_networks,
+            deadline_text=f"delivery.run_deadline_minutes ({deadline:g} min)",
+        ))
 
         def attempt_done(attempt: Attempt) -> None:
             result.attempts = attempt.number
@@ -242,6 +249,7 @@ def _run(
         log.exception("feed %s: unexpected error", feed_id)
         result.status, result.error = "failed", f"unexpected {type(exc).__name__}: {exc}"
     finally:
+        watchdog.__exit__()
         result.ended_at = datetime.now(timezone.utc)
         kept: Path | None = None
         if spool is not None and spool.exists():

@@ -10,17 +10,23 @@ tool's.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import tomllib
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, create_model
+from pydantic import Field, SecretStr, ValidationError, create_model, field_validator
 
 from . import redact
 from .deliver import settings_sections
+from .egress import parse_networks
 from .errors import SettingsError
 from .sections import Section
+
+log = logging.getLogger("feeds.settings")
 
 ENV_PREFIX = "FEEDS_"
 #: FEEDS_* variables that are not settings keys.
@@ -54,10 +60,26 @@ class DeliverySettings(Section):
     attempts: int = Field(3, ge=1, le=20)
     timeout: float = Field(60.0, gt=0)
     retry_wait: float = Field(5.0, ge=0)
+    #: CIDRs exempt from the egress rule (SPEC §11)
+    allow_networks: list[str] = []
+    #: no run lasts longer, whatever a server does (SPEC §11); fractions allowed
+    run_deadline_minutes: float = Field(20.0, gt=0, le=1440)
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
+
+    @property
+    def allowed_networks(self) -> tuple[Any, ...]:
+        return parse_networks(self.allow_networks)
 
 
 class ScheduleSettings(Section):
     max_parallel: int = Field(4, ge=1, le=256)
+    #: one organisation's feeds never hold more workers at once (SPEC §11)
+    max_parallel_per_organisation: int = Field(2, ge=1, le=256)
     lease_minutes: int = Field(25, ge=1, le=1440)
     shutdown_grace: float = Field(60.0, ge=0)
 
@@ -179,6 +201,7 @@ def load(option: str | None = None, environ: dict[str, str] | None = None) -> Se
         settings = Settings.model_validate({**data, ORGANISATIONS: credentials, "source": source})
     except ValidationError as exc:
         raise SettingsError(_explain(exc, origins)) from None
+    _warn_about_plain_text(settings)
     redact.register(
         settings.hub.client_secret,
         settings.smtp.password,
@@ -186,6 +209,28 @@ def load(option: str | None = None, environ: dict[str, str] | None = None) -> Se
         *(table.client_secret for table in settings.organisations.values()),
     )
     return settings
+
+
+def _warn_about_plain_text(settings: Any) -> None:
+    """Secrets that would cross the network unencrypted (SPEC §11): said at start, not refused."""
+    hub = settings.hub
+    url = urlsplit(hub.base_url.strip())
+    if not hub.is_sandbox and url.scheme == "http" and not _loopback(url.hostname or ""):
+        log.warning("hub.base_url is plain http (%s): the client secret and every answer cross the network "
+                    "unencrypted; use https", hub.base_url)
+    smtp = settings.smtp
+    if smtp.security == "none" and smtp.username:
+        log.warning("smtp.security is \"none\" with smtp.username set: the SMTP password crosses the network "
+                    "unencrypted; use starttls or ssl")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _organisation_tables(tables: Any, source: str) -> dict[int, dict[str, Any]]:
@@ -288,6 +333,8 @@ def _from_env(name: str, value: str, section: type[Section], key: str) -> Any:
             return float(text)
         except ValueError:
             raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    if annotation == list[str]:
+        return [part.strip() for part in text.split(",") if part.strip()]  # FEEDS_X=a,b
     return value
 
 

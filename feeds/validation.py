@@ -11,6 +11,10 @@ from .errors import ConfigError, UsageError
 from .hub import Hubs
 
 
+#: problems listed per file; the rest are counted (SPEC §11)
+MAX_LISTED = 1000
+
+
 @dataclass
 class Report:
     """The verdict on one file (or one feed stored on Hub)."""
@@ -32,6 +36,13 @@ class Report:
     def valid(self) -> bool:
         return self.unreadable is None and not self.errors
 
+    def listed(self) -> tuple[list[Problem], list[Problem], int]:
+        """The errors and warnings to list (errors first, ``MAX_LISTED`` in all) and how many more there are."""
+        errors, warnings = self.errors, self.warnings
+        shown_errors = errors[:MAX_LISTED]
+        shown_warnings = warnings[: MAX_LISTED - len(shown_errors)]
+        return shown_errors, shown_warnings, len(errors) + len(warnings) - len(shown_errors) - len(shown_warnings)
+
     def to_text(self) -> str:
         if self.unreadable:
             return f"{self.source}: cannot be validated: it {self.unreadable}"
@@ -44,19 +55,24 @@ class Report:
             head = f"{self.source}: valid ({what})"
         if warnings:
             head += f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+        shown_errors, shown_warnings, more = self.listed()
         lines = [head]
-        lines += [f"  error: {p}" for p in errors]
-        lines += [f"  warning: {p}" for p in warnings]
+        lines += [f"  error: {p}" for p in shown_errors]
+        lines += [f"  warning: {p}" for p in shown_warnings]
+        if more:
+            lines.append(f"  ... and {more} more problems, not listed")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
+        shown_errors, shown_warnings, more = self.listed()
         return {
             "file": self.source,
             "valid": self.valid,
             "unreadable": self.unreadable,
             "feeds": len(self.checks),
-            "errors": [{"path": p.path, "message": p.message} for p in self.errors],
-            "warnings": [{"path": p.path, "message": p.message} for p in self.warnings],
+            "errors": [{"path": p.path, "message": p.message} for p in shown_errors],
+            "warnings": [{"path": p.path, "message": p.message} for p in shown_warnings],
+            "not_listed": more,
         }
 
 

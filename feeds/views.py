@@ -36,8 +36,11 @@ def destination_of(feed: HubFeed) -> str:
     return method.destination(feed.raw) if method is not None else ""
 
 
-def _clean(value: Any) -> str:
-    return redact.redact("" if value is None else str(value))
+def _clean(value: Any) -> Any:
+    """A value from a configuration, Hub or a server, as plain text: never rich markup or a link (SPEC §11)."""
+    from rich.text import Text
+
+    return Text(redact.redact("" if value is None else str(value)))
 
 
 def feeds_table(feeds: list[dict[str, Any]]) -> None:
@@ -49,7 +52,7 @@ def feeds_table(feeds: list[dict[str, Any]]) -> None:
             _clean(raw.get("organisation")),
             _clean(raw.get("name")),
             "yes" if feed.active else "no",
-            timeslot_text(raw.get("timeslot")),
+            _clean(timeslot_text(raw.get("timeslot"))),
             _clean(raw.get("delivery_method")),
             _clean(destination_of(feed)),
             _clean(raw.get("last_upload")),
@@ -66,7 +69,7 @@ def feed_details(feed: dict[str, Any]) -> None:
             value = f"{value} ({timeslot_text(value)} UTC)"
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
-        table.add_row(key, _clean(value))
+        table.add_row(_clean(key), _clean(value))
     _console().print(table)
 
 

@@ -22,7 +22,7 @@ BASE_FEED = {"organisation": 1, "name": "Test feed", "active": True, "timeslot":
 def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
     values: dict[str, Any] = {
         "hub": {"base_url": "sandbox", "client_id": "sandbox", "client_secret": "sandbox-secret"},
-        "delivery": {"retry_wait": 0.0, "timeout": 5.0},
+        "delivery": {"retry_wait": 0.0, "timeout": 5.0, "allow_networks": ["127.0.0.0/8", "::1/128"]},
         "state": {"database": str(tmp_path / "state" / "feeds.db")},
     }
     for name, overrides in sections.items():

@@ -16,7 +16,15 @@ from pydantic import ValidationError
 
 from ..deliver import METHODS
 from .messages import Problem, close, explain, json_type, show
-from .model import FIELD_NAMES, MAX_FEEDS_PER_ORGANISATION, FeedConfig, hub_name, raw_names, raw_value
+from .model import COLUMNS, FIELD_NAMES, MAX_FEEDS_PER_ORGANISATION, FeedConfig, hub_name, raw_names, raw_value
+
+#: a document of more feeds than this is one error, its feeds unchecked (Hub allows 10 per organisation)
+MAX_FEEDS_PER_DOCUMENT = 1000
+#: no field takes a longer list (columns: each column once)
+MAX_LIST = len(COLUMNS)
+#: unknown fields of one feed listed one by one, and those of them given a "did you mean"
+MAX_UNKNOWN_LISTED = 1000
+MAX_SUGGESTIONS = 100
 
 
 @dataclass
@@ -44,23 +52,37 @@ def check_feed(raw: Any, prefix: str = "") -> FeedCheck:
     errors: list[Problem] = []
     warnings: list[Problem] = []
     feed: FeedConfig | None = None
+    # A list longer than any field takes is one problem, not one per item: a hostile document's
+    # million entries must not become a million errors (SPEC §11: validate stays linear).
+    oversized = {key for key, value in raw.items() if isinstance(value, list) and len(value) > MAX_LIST}
+    for key in sorted(oversized):
+        errors.append(Problem(at(key), f"lists {len(raw[key])} entries; a feed has at most {len(COLUMNS)} columns, "
+                                       "each once: " + ", ".join(COLUMNS)))
+    checked = {key: ([] if key in oversized else value) for key, value in raw.items()} if oversized else raw
     try:
-        feed = FeedConfig.model_validate(raw)
+        feed = FeedConfig.model_validate(checked)
     except ValidationError as exc:
         reported = exc.errors()
         item_errors = {e["loc"][0] for e in reported if len(e["loc"]) > 1}
         for error in reported:
+            if error["loc"] and error["loc"][0] in oversized:
+                continue  # said once above
             if error["type"] == "too_short" and error["loc"][0] in item_errors:
                 continue  # the bad items are reported one by one
             problem = explain(error, raw)
             errors.append(Problem(at(problem.path), problem.message))
 
-    # Unknown fields: Hub adds fields in minor releases, so they only warn.
-    for key in raw:
-        if key not in FIELD_NAMES:
-            guess = close(key, FIELD_NAMES)
-            hint = f" (did you mean '{guess}'?)" if guess else ""
-            warnings.append(Problem(at(key), f"is not a feed configuration field and is ignored{hint}"))
+    # Unknown fields: Hub adds fields in minor releases, so they only warn. Suggestions cost a
+    # comparison each: only the first ones get them.
+    unknown = [key for key in raw if key not in FIELD_NAMES]
+    for number, key in enumerate(unknown):
+        if number == MAX_UNKNOWN_LISTED:
+            warnings.append(Problem(prefix, f"has {len(unknown) - number} more fields that are not feed "
+                                            "configuration fields; they are ignored"))
+            break
+        guess = close(key, FIELD_NAMES) if number < MAX_SUGGESTIONS else None
+        hint = f" (did you mean '{guess}'?)" if guess else ""
+        warnings.append(Problem(at(key), f"is not a feed configuration field and is ignored{hint}"))
 
     def spelt(name: str) -> str:
         """A field as this configuration spells it."""
@@ -108,6 +130,10 @@ def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
     sitc_names: dict[str, str] = {}
     for source, document in documents:
         if isinstance(document, list):
+            if len(document) > MAX_FEEDS_PER_DOCUMENT:
+                results.append([FeedCheck(None, [Problem("", f"holds {len(document)} feeds; a file holds at most "
+                                                             f"{MAX_FEEDS_PER_DOCUMENT} (its feeds were not checked)")])])
+                continue
             items = [(f"feeds[{i}]", item) for i, item in enumerate(document)]
             if not items:
                 results.append([FeedCheck(None, [Problem("", "is an empty list; give one feed object or a list of them")])])

@@ -93,7 +93,12 @@ def deliver(
         count += 1
         started = datetime.now(timezone.utc)
         try:
-            value = method.send(job, target, context, settings)
+            context.check_cancel()
+            try:
+                value = method.send(job, target, context, settings)
+            except Exception:
+                context.check_cancel()  # a connection cut by the deadline fails for that reason, not another
+                raise
         except Exception as exc:
             if on_attempt:
                 on_attempt(Attempt(count, started, datetime.now(timezone.utc), redact.redact(str(exc))))
@@ -107,12 +112,12 @@ def deliver(
         log.warning("%s failed (%s); trying again (attempt %d of %d)", label, redact.redact(str(exc)),
                     state.attempt_number + 1, policy.attempts)
 
-    retrying = policy.retrying(lambda e: isinstance(e, DeliveryError) and e.transient,
+    retrying = policy.retrying(lambda e: isinstance(e, DeliveryError) and e.transient and not context.cut_off.is_set(),
                                before_sleep=before_sleep, **({"sleep": sleep} if sleep else {}))
     try:
         return retrying(once), count
     except BaseException as exc:
-        if context.leftovers:
+        if context.leftovers and not context.cut_off.is_set():
             method.cleanup(target, context, settings)  # removes what the last attempt could not
         if isinstance(exc, DeliveryError) and exc.transient and count >= policy.attempts:
             raise DeliveryError(f"{exc} (gave up after {count} attempts)", transient=True, reason=exc.reason) from None

@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import SecretStr
 
 from .. import failpoints
+from ..egress import resolve
 from ..errors import Cancelled, DeliveryError
+from . import limits
 
 if TYPE_CHECKING:  # the feed model is built from the methods; they only name it
     from ..config import FeedConfig
@@ -50,6 +52,8 @@ class Target:
 
     method: Method
     protocol: str  # EMAIL, FTP, FTPS or SFTP
+    #: the server comes from an organisation's configuration: the egress rule applies
+    organisation_owned: bool = False
     host: str = ""
     port: int = 0
     user: str = ""
@@ -78,6 +82,10 @@ class Context:
     could not remove; the next attempt (or run) removes them. They are
     reported to ``on_leftovers`` before each upload starts, so that the ledger
     knows them even when the process is killed in the middle of an upload.
+
+    ``allowed`` are the networks exempt from the egress rule. Every connection
+    a method opens is registered (``opened``), so that the run's watchdog can
+    cut them all when the run deadline passes (``cut``).
     """
 
     timeout: float = 60.0  #: every network wait (``delivery.timeout``)
@@ -85,6 +93,34 @@ class Context:
     cancel: threading.Event = field(default_factory=threading.Event)
     leftovers: list[str] = field(default_factory=list)
     on_leftovers: Callable[[list[str]], None] | None = None
+    allowed: tuple[Any, ...] = ()
+    #: why the run's deadline cut the delivery off, once it has
+    deadline_text: str = "the run deadline"
+    cut_off: threading.Event = field(default_factory=threading.Event)
+    _connections: list[Any] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def address(self, target: Target) -> str:
+        """Where to connect for ``target``: the checked address of an organisation's server (SPEC §11)."""
+        if not target.organisation_owned:
+            return target.host  # the operator's own target ([sitc], [smtp])
+        return resolve(target.host, target.port, self.allowed)
+
+    def opened(self, connection: Any) -> Any:
+        """Register a connection (a socket or anything with ``shutdown``/``close``); cut at once if too late."""
+        with self._lock:
+            self._connections.append(connection)
+        if self.cut_off.is_set():
+            limits.shut(connection)
+        return connection
+
+    def cut(self) -> None:
+        """The deadline passed: shut every connection of the run down; the blocked worker returns."""
+        self.cut_off.set()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            limits.shut(connection)
 
     def add_leftover(self, name: str) -> None:
         self.leftovers.append(name)
@@ -102,6 +138,12 @@ class Context:
     def check_cancel(self) -> None:
         if self.cancel.is_set():
             raise Cancelled("the delivery was cut off by a shutdown")
+        if self.cut_off.is_set():
+            raise self.deadline_error()
+
+    def deadline_error(self) -> DeliveryError:
+        return DeliveryError(f"cut off: the run passed {self.deadline_text}; the server did not finish in time",
+                             reason="deadline passed")
 
 
 @dataclass

@@ -25,7 +25,9 @@ from pydantic import AfterValidator, Field, SecretStr
 
 from .. import redact, rules
 from ..errors import DeliveryError
+from ..filenames import fit
 from ..sections import Section
+from . import limits
 from .base import Context, Job, Target, classify_os_error, tls_context
 from .method import FeedField, Method
 
@@ -133,21 +135,79 @@ def _error(exc: BaseException, what: str) -> DeliveryError:
     return classify_os_error(exc, what)
 
 
+class _CappedReader:
+    """The reply stream of an SMTP connection, read with a cap per reply (SPEC §11)."""
+
+    def __init__(self, inner: Any, budget: limits.ReplyBudget):
+        self._inner = inner
+        self.budget = budget
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self._inner.readline(size)
+        self.budget.spend(line)
+        return line
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _Bounded:
+    """smtplib with every reply capped and every socket handed to the run (its deadline cuts them)."""
+
+    on_socket: Any = None
+    file: Any
+    sock: Any
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.file is None and self.sock is not None:
+            self.file = _CappedReader(self.sock.makefile("rb"), limits.ReplyBudget(f"the mail server {self._host}"))
+        if isinstance(self.file, _CappedReader):
+            self.file.budget.reset()
+        return super().getreply()  # type: ignore[misc]
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        if self.on_socket is not None:
+            self.on_socket(sock)
+        return sock
+
+    def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        answer = super().starttls(*args, **kwargs)  # type: ignore[misc]
+        if self.on_socket is not None:
+            self.on_socket(self.sock)  # the TLS socket replaces the plain one
+        return answer
+
+
+class BoundedSMTP(_Bounded, smtplib.SMTP):
+    pass
+
+
+class BoundedSMTP_SSL(_Bounded, smtplib.SMTP_SSL):
+    pass
+
+
 class _Session:
     """An SMTP connection set up as ``[smtp]`` says: TLS, then the login."""
 
-    def __init__(self, smtp: SmtpSettings):
+    def __init__(self, smtp: SmtpSettings, context: Context | None = None):
         self.smtp = smtp
+        self.context = context
         self.where = f"SMTP {smtp.host}:{smtp.port}"
         self.client: smtplib.SMTP | None = None
 
     def __enter__(self) -> smtplib.SMTP:
         smtp = self.smtp
         try:
+            client: _Bounded
             if smtp.security == "ssl":
-                self.client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=_tls_context(smtp))
+                client = BoundedSMTP_SSL(timeout=smtp.timeout, context=_tls_context(smtp))
             else:
-                self.client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+                client = BoundedSMTP(timeout=smtp.timeout)
+            if self.context is not None:
+                client.on_socket = self.context.opened
+            self.client = client  # type: ignore[assignment]
+            client._host = smtp.host  # type: ignore[attr-defined]
+            self.client.connect(smtp.host, smtp.port)
             self.client.ehlo()
             if smtp.security == "starttls":
                 self.client.starttls(context=_tls_context(smtp))
@@ -173,7 +233,7 @@ class _Session:
 
 
 def send_message(message: EmailMessage, recipient: str, context: Context, smtp: SmtpSettings) -> None:
-    session = _Session(smtp)
+    session = _Session(smtp, context)
     with session as client:
         context.check_cancel()
         try:
@@ -216,7 +276,7 @@ class EmailMethod(Method):
 
     def probe(self, target: Target, context: Context, settings: Settings) -> str:
         """Connect, start TLS and log in as ``[smtp]`` says; no mail is sent."""
-        with _Session(settings.smtp):
+        with _Session(settings.smtp, context):
             pass
         security = {"starttls": "STARTTLS", "ssl": "TLS", "none": "no TLS"}[settings.smtp.security]
         login = "logged in" if settings.smtp.username else "no login configured"
@@ -231,7 +291,7 @@ class EmailMethod(Method):
             "to": message["To"],
             "subject": message["Subject"],
         }}
-        return job.filename + ".eml", bytes(message), details
+        return fit(job.filename, suffix=".eml"), bytes(message), details
 
 
 METHOD = EmailMethod()

@@ -86,6 +86,7 @@ class FtpMethod(UploadMethod):
         return Target(
             method=self,
             protocol=feed.delivery_protocol,
+            organisation_owned=True,
             host=feed.delivery_server,
             port=port,
             user=feed.delivery_user or "",

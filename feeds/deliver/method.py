@@ -79,6 +79,14 @@ class Method:
     def file_name_field(self) -> str:
         return "filename"
 
+    def shared_name(self, feed: FeedConfig) -> str | None:
+        """A file name every organisation's feeds write to (SITC's one folder); None when each has its own.
+
+        The first organisation that delivers under such a name owns it; another
+        organisation's feed with that name fails before the upload (SPEC §11).
+        """
+        return None
+
     def destination(self, raw: Mapping[str, Any]) -> str:
         """Where a feed's file goes, from Hub's raw configuration (``feeds list``): lenient, no secrets."""
         raise NotImplementedError

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from .. import redact
+from ..filenames import fit
 from .base import Job, Target
 
 if TYPE_CHECKING:
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.part")
+    temporary = path.with_name(f".feeds-{uuid.uuid4().hex[:16]}.part")
     temporary.write_bytes(data)
     os.replace(temporary, path)
 
@@ -54,7 +56,7 @@ def write(job: Job, target: Target, settings: Settings, outbox: Path) -> str:
     if isinstance(content, bytes):
         _atomic_write(written, content)
     else:
-        temporary = folder / f".{name}.part"
+        temporary = folder / f".feeds-{uuid.uuid4().hex[:16]}.part"
         shutil.copyfile(content, temporary)
         os.replace(temporary, written)
     manifest.update(details)
@@ -68,7 +70,7 @@ def write(job: Job, target: Target, settings: Settings, outbox: Path) -> str:
         }
     manifest["file"] = str(written)
     text = json.dumps(redact.redact_data(manifest), indent=2, ensure_ascii=False) + "\n"
-    _atomic_write(folder / (written.name + ".manifest.json"), text.encode("utf-8"))
+    _atomic_write(folder / fit(written.name, suffix=".manifest.json"), text.encode("utf-8"))
     with (folder / "deliveries.jsonl").open("a", encoding="utf-8") as journal:
         journal.write(json.dumps(redact.redact_data(manifest), ensure_ascii=False) + "\n")
     return f"outbox {written} (would go to {manifest['would_send_to']})"

@@ -72,6 +72,9 @@ class SitcMethod(UploadMethod):
     def file_name_field(self) -> str:
         return "sitc_filename"
 
+    def shared_name(self, feed: FeedConfig) -> str | None:
+        return feed.sitc_filename
+
     def destination(self, raw: Mapping[str, Any]) -> str:
         return f"SITC {raw.get('sitc_filename') or ''}"
 

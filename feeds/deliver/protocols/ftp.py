@@ -18,6 +18,7 @@ from typing import Any
 from ... import redact
 from ...errors import Cancelled, DeliveryError
 from ...sections import Section
+from .. import limits
 from ..base import Context, Job, Target, before_publishing, classify_os_error, tls_context
 
 log = logging.getLogger("feeds.deliver.ftp")
@@ -31,7 +32,48 @@ class FtpsSettings(Section):
     ca_file: str = ""
 
 
-class ReusingFTP_TLS(ftplib.FTP_TLS):
+class BoundedFTP(ftplib.FTP):
+    """ftplib's FTP with bounds a hostile server cannot lift (SPEC §11).
+
+    - Each reply is read with a cap of ``limits.REPLY_CAP`` (ftplib caps a line,
+      not a multi-line reply: a greeting that never ends would grow forever).
+    - Data connections go to the control connection's peer, the address the
+      egress rule checked, never to a second lookup of the name.
+    - ``shutdown()`` cuts the control and data connections from another
+      thread (the run's deadline).
+    """
+
+    _data: Any = None
+
+    def connect(self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None) -> str:
+        self._budget = limits.ReplyBudget(f"the FTP server {host}:{port}")
+        return super().connect(host, port, timeout, source_address)
+
+    def getresp(self) -> str:
+        self._budget.reset()
+        return super().getresp()
+
+    def getline(self) -> str:
+        line = super().getline()
+        self._budget.spend(line)
+        return line
+
+    def makepasv(self) -> tuple[str, int]:
+        _, port = super().makepasv()
+        return self.sock.getpeername()[0], port  # type: ignore[union-attr]
+
+    def ntransfercmd(self, cmd: str, rest: Any = None) -> tuple[Any, Any]:
+        conn, size = super().ntransfercmd(cmd, rest)
+        self._data = conn
+        return conn, size
+
+    def shutdown(self, how: int = 2) -> None:
+        for connection in (self._data, self.sock):
+            if connection is not None:
+                limits.shut(connection)
+
+
+class ReusingFTP_TLS(BoundedFTP, ftplib.FTP_TLS):
     """FTP_TLS that reuses the control channel's TLS session for data channels.
 
     Many servers (vsftpd's require_ssl_reuse, FileZilla Server) refuse a data
@@ -42,6 +84,7 @@ class ReusingFTP_TLS(ftplib.FTP_TLS):
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
         if self._prot_p:  # type: ignore[attr-defined]
             conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)  # type: ignore[union-attr]
+        self._data = conn
         return conn, size
 
 
@@ -63,17 +106,20 @@ def _error(exc: BaseException, what: str) -> DeliveryError:
     return classify_os_error(exc, what)
 
 
-def _connect(target: Target, context: Context, ftps: FtpsSettings) -> ftplib.FTP:
+def _connect(target: Target, context: Context, ftps: FtpsSettings) -> BoundedFTP:
     timeout = context.timeout
     where = f"{target.protocol} {target.host}:{target.port}"
-    ftp: ftplib.FTP
+    ftp: BoundedFTP
+    address = context.address(target)  # the egress rule, before any connection
     try:
         if target.protocol == "FTPS":
             ftp = ReusingFTP_TLS(context=tls_context(ftps.ca_file, ftps.verify, "FTPS", "ftps.verify"),
                                  timeout=timeout)
         else:
-            ftp = ftplib.FTP(timeout=timeout)
-        ftp.connect(target.host, target.port)
+            ftp = BoundedFTP(timeout=timeout)
+        context.opened(ftp)
+        ftp.connect(address, target.port)
+        ftp.host = target.host  # TLS checks the certificate against the name, not the address
     except Exception as exc:
         raise _error(exc, f"connecting to {where}") from None
     try:

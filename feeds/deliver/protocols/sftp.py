@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ... import redact
 from ...errors import Cancelled, DeliveryError
 from ...sections import Section
+from .. import limits
 from ..base import Context, Job, Target, before_publishing, classify_os_error
 
 if TYPE_CHECKING:  # paramiko is imported on use: it takes 0.3 s, and a mail or FTP run never needs it
@@ -178,27 +179,36 @@ def _session(target: Target, context: Context, section: SftpSettings, work: Any)
     import paramiko  # lazy: see the import at the top
 
     timeout = context.timeout
+    where = f"{target.host}:{target.port}"
+    address = context.address(target)  # the egress rule, before any connection
     transport: paramiko.Transport | None = None
     try:
         try:
-            sock = socket.create_connection((target.host, target.port), timeout=timeout)
+            sock = context.opened(socket.create_connection((address, target.port), timeout=timeout))
         except OSError as exc:
-            raise _error(exc, f"connecting to SFTP {target.host}:{target.port}") from None
-        transport = paramiko.Transport(sock)
-        transport.banner_timeout = timeout
-        transport.auth_timeout = timeout
+            raise _error(exc, f"connecting to SFTP {where}") from None
+        capped = limits.CappedSocket(sock, f"the SSH server {where}")  # paramiko reads banners without a bound
         try:
+            transport = paramiko.Transport(capped)
+            transport.banner_timeout = timeout
+            transport.auth_timeout = timeout
             transport.start_client(timeout=timeout)
+            key = transport.get_remote_server_key()
         except Exception as exc:
-            raise _error(exc, f"starting SSH with {target.host}:{target.port}") from None
-        check_host_key(transport.get_remote_server_key(), target, context, section)
+            raise _error(exc, f"starting SSH with {where}") from None
+        capped.release()
+        check_host_key(key, target, context, section)
         try:
             transport.auth_password(target.user, target.password.get_secret_value())
         except Exception as exc:
-            raise _error(exc, f"logging in to SFTP {target.host}:{target.port} as {target.user!r}") from None
-        sftp = paramiko.SFTPClient.from_transport(transport)
-        assert sftp is not None
-        sftp.get_channel().settimeout(timeout)
+            raise _error(exc, f"logging in to SFTP {where} as {target.user!r}") from None
+        try:
+            sftp = paramiko.SFTPClient.from_transport(transport)
+            if sftp is None:
+                raise paramiko.SSHException("the server refused the SFTP subsystem")
+            sftp.get_channel().settimeout(timeout)
+        except Exception as exc:
+            raise _error(exc, f"opening SFTP on {where}") from None
         return work(sftp)
     finally:
         if transport is not None:

@@ -1,0 +1,81 @@
+"""Hostile servers on 127.0.0.1 for the isolation tests (SPEC §11): they accept and then misbehave."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+
+class HostileServer:
+    """A TCP listener on 127.0.0.1 that runs ``behaviour(connection, server)`` for every connection."""
+
+    def __init__(self, behaviour: Callable[[socket.socket, HostileServer], None]):
+        self.behaviour = behaviour
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.sent = 0
+        self.closed = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> HostileServer:
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closed.set()
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
+            thread.start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        try:
+            self.behaviour(connection, self)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def send(self, connection: socket.socket, data: bytes) -> None:
+        connection.sendall(data)
+        self.sent += len(data)
+
+
+def trickle(first: bytes = b"2", interval: float = 0.3) -> Callable[[socket.socket, HostileServer], None]:
+    """Answer one byte at a time, one every ``interval`` seconds, and never finish the line."""
+
+    def behaviour(connection: socket.socket, server: HostileServer) -> None:
+        server.send(connection, first)
+        while not server.closed.is_set():
+            time.sleep(interval)
+            server.send(connection, b"2")
+
+    return behaviour
+
+
+def endless(line: bytes) -> Callable[[socket.socket, HostileServer], None]:
+    """Send ``line`` again and again, as fast as the client takes it (a reply that never ends)."""
+
+    def behaviour(connection: socket.socket, server: HostileServer) -> None:
+        while not server.closed.is_set():
+            server.send(connection, line)
+
+    return behaviour
+
+
+def silent(connection: socket.socket, server: HostileServer) -> None:
+    """Accept, then say nothing at all."""
+    server.closed.wait(30)
