@@ -219,10 +219,11 @@ def show(app: App, feed_id: int, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Render the file and send nothing.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="With --dry-run: write the file here (default stdout).")
 @click.option("--force", is_flag=True, help="Run an inactive feed too.")
+@click.option("--no-guard", is_flag=True, help="Send the file even if it looks broken beside the last delivery.")
 @pass_app
-def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool) -> None:
+def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, no_guard: bool) -> None:
     """Run one feed now, whatever its timeslot."""
-    from . import runner
+    from . import alerts, runner
     from .views import progress
 
     if output and not dry_run:
@@ -242,10 +243,12 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool) 
             ledger = stack.enter_context(app.ledger())
             ledger.abandon_dead_runs()  # runs of a killed `feeds run` or daemon on this machine
             result = runner.run_feed(
-                app.settings, hub, ledger, feed_id, trigger="manual", force=force, on_page=show_progress
+                app.settings, hub, ledger, feed_id, trigger="manual", force=force, on_page=show_progress,
+                guard=not no_guard,
             )
+            alerts.after_run(app.settings, ledger, result)
     _err(result.summary())
-    if result.status == "failed":
+    if result.status != "delivered" and not dry_run:
         sys.exit(1)
 
 
@@ -284,6 +287,21 @@ def check(app: App, feed_id: int | None, as_json: bool) -> None:
         failed = sum(not c.ok for c in checks)
         _out(f"{len(checks) - failed} of {len(checks)} tests passed" if failed else f"all {len(checks)} tests passed")
     sys.exit(0 if all(c.ok for c in checks) else 1)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN_ID", type=int)
+@pass_app
+def release(app: App, run_id: int) -> None:
+    """Deliver a held file exactly as it was held."""
+    from . import alerts, runner
+
+    with app.hubs() as hubs, app.ledger() as ledger:
+        result = runner.release(app.settings, hubs, ledger, run_id)
+        alerts.after_run(app.settings, ledger, result)
+    _err(result.summary())
+    if result.status != "delivered":
+        sys.exit(1)
 
 
 @cli.command("forget-host-key")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from . import archive, redact, retry
+from . import alerts, archive, redact, retry
 from .catalog import Catalogue, load_catalogue
 from .config import HubFeed
 from .errors import ConfigError, FeedsError, HubError, SettingsError, UsageError
@@ -349,7 +349,10 @@ class Daemon:
                               raw=dict(item.feed.raw), catalogue=catalogues, slot_start=item.slot, cancel=self.cancel,
                               on_started=lambda run_id: self.ledger.attach_run(item.feed_id, item.slot, run_id),
                               **self.run_options)
-            self.ledger.settle(item.feed_id, item.slot, "delivered" if result.status == "delivered" else "failed")
+            outcome = result.status if result.status in ("delivered", "held") else "failed"
+            self.ledger.settle(item.feed_id, item.slot, outcome)
+            final = outcome != "failed" or self.ledger.claim_tries(item.feed_id, item.slot) >= retry.RUNS_PER_SLOT
+            alerts.after_run(self.settings, self.ledger, result, final=final)
             if self.metrics:
                 self.metrics.run_finished(result)
             return result

@@ -12,6 +12,7 @@ sort as text and mean the same on every database.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -25,12 +26,15 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     and_,
     create_engine,
+    inspect,
+    text,
     event,
     insert,
     or_,
@@ -42,12 +46,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from . import redact
+from .changes import Snapshot
 from .errors import ConfigError, SettingsError
 from .retry import RUNS_PER_SLOT
 
 log = logging.getLogger("feeds.ledger")
 
-SCHEMA_VERSION = 1
+#: 2: runs.changes, snapshots, alert streaks, shared names
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -80,6 +86,25 @@ runs = Table(
     Column("host", String(255)),
     Column("pid", Integer),
     Column("owner", String(255)),
+    Column("changes", Text),  # the change summary (SPEC §12), JSON
+)
+
+#: what a delivered or held file said per SKU (changes.Snapshot), for the next run's comparison
+snapshots = Table(
+    "snapshots", metadata,
+    Column("run_id", Integer, primary_key=True),
+    Column("feed_id", Integer, nullable=False, index=True),
+    Column("rows", Integer, nullable=False),
+    Column("empty_stock", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+#: the alert streak of each feed: "ok", "failed" or "held" (one alert per streak)
+streaks = Table(
+    "alert_streaks", metadata,
+    Column("feed_id", Integer, primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("since", String(32), nullable=False),
 )
 
 attempts = Table(
@@ -234,7 +259,11 @@ class Ledger:
                     raise
                 time.sleep(0.1 * (attempt + 1))
         with self.engine.begin() as conn:
+            if "changes" not in {c["name"] for c in inspect(conn).get_columns("runs")}:
+                conn.execute(text("ALTER TABLE runs ADD COLUMN changes TEXT"))  # a ledger of schema version 1
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+            if found is not None and int(found) < SCHEMA_VERSION:
+                conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
             if found is None:
                 try:
                     conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -280,6 +309,8 @@ class Ledger:
     def update_run(self, run_id: int, **fields: Any) -> None:
         values = {k: (redact.redact(v) if isinstance(v, str) and k in ("error", "destination") else v)
                   for k, v in fields.items()}
+        if isinstance(values.get("changes"), dict):
+            values["changes"] = json.dumps(values["changes"])
         for key in ("ended_at", "slot_start", "started_at"):
             if isinstance(values.get(key), datetime):
                 values[key] = stamp(values[key])
@@ -333,6 +364,7 @@ class Ledger:
             "error": row["error"],
             "archive_path": row["archive_path"],
             "host": row["host"],
+            "changes": json.loads(row["changes"]) if row["changes"] else None,
         }
 
     # --- claims (SPEC §5) -----------------------------------------------------------
@@ -362,7 +394,7 @@ class Ledger:
                     claims.c.feed_id == feed_id,
                     claims.c.slot_start == slot,
                     claims.c.tries < max_tries,
-                    or_(claims.c.status == "failed",
+                    or_(claims.c.status.in_(("failed", "held")),
                         and_(claims.c.status == "running", claims.c.lease_until < stamp(now))),
                 ))
                 .values(status="running", lease_until=until, owner=owner, run_id=None, tries=claims.c.tries + 1)
@@ -470,6 +502,60 @@ class Ledger:
             conn.execute(delete(leftovers).where(and_(leftovers.c.feed_id == feed_id, leftovers.c.target == target)))
             for path in dict.fromkeys(paths):
                 conn.execute(insert(leftovers).values(feed_id=feed_id, target=target, path=path))
+
+    # --- snapshots of delivered and held files (SPEC §12) ------------------------------------
+
+    def store_snapshot(self, run_id: int, feed_id: int, snapshot: Snapshot) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(snapshots).values(run_id=run_id, feed_id=feed_id, rows=snapshot.rows,
+                                                  empty_stock=snapshot.empty_stock, data=snapshot.data))
+
+    def snapshot_of(self, run_id: int) -> Snapshot | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(snapshots.c.rows, snapshots.c.empty_stock, snapshots.c.data)
+                               .where(snapshots.c.run_id == run_id)).first()
+        return Snapshot(row[0], row[1], bytes(row[2])) if row else None
+
+    def last_delivered_snapshot(self, feed_id: int) -> Snapshot | None:
+        """The snapshot of the feed's newest delivered run: what the resellers have now."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(snapshots.c.rows, snapshots.c.empty_stock, snapshots.c.data)
+                .select_from(snapshots.join(runs, runs.c.id == snapshots.c.run_id))
+                .where(and_(snapshots.c.feed_id == feed_id, runs.c.status == "delivered"))
+                .order_by(snapshots.c.run_id.desc()).limit(1)
+            ).first()
+        return Snapshot(row[0], row[1], bytes(row[2])) if row else None
+
+    def prune_snapshots(self, feed_id: int, delivered_run_id: int) -> None:
+        """Only the newest delivered snapshot and those of later runs (a held file to release) are needed."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(snapshots).where(and_(snapshots.c.feed_id == feed_id,
+                                                      snapshots.c.run_id < delivered_run_id)))
+
+    # --- alert streaks ----------------------------------------------------------------------
+
+    def streak(self, feed_id: int) -> str:
+        with self.engine.connect() as conn:
+            return conn.execute(select(streaks.c.state).where(streaks.c.feed_id == feed_id)).scalar() or "ok"
+
+    def set_streak(self, feed_id: int, state: str) -> bool:
+        """Set a feed's streak; True when it changed (an alert is due)."""
+        now = stamp(datetime.now(timezone.utc))
+        with self.engine.begin() as conn:
+            old = conn.execute(select(streaks.c.state).where(streaks.c.feed_id == feed_id)).scalar()
+            if old == state or (old is None and state == "ok"):
+                return False
+            if old is None:
+                conn.execute(insert(streaks).values(feed_id=feed_id, state=state, since=now))
+            else:
+                conn.execute(update(streaks).where(streaks.c.feed_id == feed_id).values(state=state, since=now))
+            return True
+
+    def claim_tries(self, feed_id: int, slot_start: datetime) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(claims.c.tries).where(and_(
+                claims.c.feed_id == feed_id, claims.c.slot_start == stamp(slot_start)))).scalar() or 0
 
     # --- names shared by every organisation (SITC file names) ----------------------------------
 

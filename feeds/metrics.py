@@ -36,6 +36,8 @@ class Metrics:
                                        registry=self.registry)
         self.running = Gauge("feeds_runs_in_progress", "Feed runs in progress", registry=self.registry)
         self.last_wake = Gauge("feeds_last_wake_timestamp_seconds", "When the daemon last woke", registry=self.registry)
+        self.changes = Gauge("feeds_changes", "The last file's changes beside the delivery before it (SPEC §12)",
+                             ["feed_id", "kind"], registry=self.registry)
 
     def hub_request(self, method: str, path: str, status: int | None) -> None:
         endpoint = path
@@ -53,6 +55,10 @@ class Metrics:
             self.rows.labels(fid).set(result.rows)
             self.bytes.labels(fid).set(result.bytes)
             self.last_success.labels(fid).set(time.time())
+        if result.changes is not None and result.status in ("delivered", "held"):
+            for kind, value in result.changes.to_json().items():
+                if kind != "rows" and value is not None:
+                    self.changes.labels(fid, kind).set(value)
 
 
 class _Quiet(WSGIRequestHandler):

@@ -8,6 +8,7 @@ validator's message, and no byte leaves the machine.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -19,16 +20,22 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import archive, failpoints, redact
 from .catalog import Catalogue, load_catalogue
+from .changes import Changes, Snapshot, compare, hold_reason
 from .config import SECRET_FIELDS, FeedConfig, HubFeed, check_feed
 from .deliver import Attempt, Context, Job, deliver, limits, target_for
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
 from .filenames import check_filename
 from .hub import Credentials, HubClient, Hubs, as_hubs
+from .ledger import parse_stamp
 from .render import render_feed
 
 if TYPE_CHECKING:
     from .ledger import Ledger
     from .settings import Settings
+
+class _Held(Exception):
+    """The guard held the file: the run ends here, archived and recorded, with nothing sent."""
+
 
 #: the catalogue of a run: one given, or a function of the feed's credentials that returns it
 CatalogueSource = Catalogue | Callable[[Credentials], Catalogue] | None
@@ -57,6 +64,8 @@ class RunResult:
     ended_at: datetime | None = None
     run_id: int | None = None
     slot_start: datetime | None = None
+    organisation: int | None = None
+    changes: Changes | None = None
 
     @property
     def seconds(self) -> float:
@@ -67,6 +76,8 @@ class RunResult:
         who = f"feed {self.feed_id} ({self.feed_name})" if self.feed_name else f"feed {self.feed_id}"
         if self.status == "failed":
             line = f"{who}: failed after {self.seconds:.1f} s: {self.error}"
+        elif self.status == "held":
+            line = f"{who}: held {self.rows} rows, not sent: {self.error}"
         else:
             verb = {"delivered": "delivered", "rendered": "rendered"}.get(self.status, self.status)
             line = (
@@ -74,6 +85,8 @@ class RunResult:
                 + (f" to {self.destination}" if self.destination else "")
                 + f" in {self.seconds:.1f} s"
             )
+        if self.changes is not None and self.status in ("delivered", "held", "rendered"):
+            line += f"; changes: {self.changes.short()}"
         if self.notes:
             line += "; " + "; ".join(self.notes)
         return redact.redact(line)
@@ -144,6 +157,7 @@ def run_feed(
     on_started: Callable[[int], None] | None = None,
     on_page: Callable[[int, int | None], None] | None = None,
     sleep: Callable[[float], None] | None = None,
+    guard: bool = True,
 ) -> RunResult:
     """Run one feed end to end and record it in the ledger; never raises for the run's own failures.
 
@@ -166,7 +180,7 @@ def run_feed(
     with redact.run_scope() as secrets:
         return _run(settings, hubs, ledger, feed_id, HubFeed.read(raw), secrets, trigger=trigger, force=force,
                     catalogue=catalogue, slot_start=slot_start, cancel=cancel, on_started=on_started,
-                    on_page=on_page, sleep=sleep)
+                    on_page=on_page, sleep=sleep, guard=guard)
 
 
 def _run(
@@ -185,8 +199,10 @@ def _run(
     on_started: Callable[[int], None] | None,
     on_page: Callable[[int, int | None], None] | None,
     sleep: Callable[[float], None] | None,
+    guard: bool,
 ) -> RunResult:
-    result = RunResult(feed_id, seen.name, trigger, slot_start=slot_start, method=seen.method or "")
+    result = RunResult(feed_id, seen.name, trigger, slot_start=slot_start, method=seen.method or "",
+                       organisation=seen.organisation)
     if not seen.active and not force:
         raise UsageError(f"feed {feed_id} ({seen.name}) is inactive; use --force to run it anyway")
     run_id = ledger.start_run(feed_id, trigger, organisation=seen.organisation, feed_name=seen.name,
@@ -214,9 +230,18 @@ def _run(
             rendered = render_feed(catalogue, feed, out)
         result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
         result.notes = catalogue.notes(feed)
+        snapshot = Snapshot.of(catalogue.records)
+        previous = ledger.last_delivered_snapshot(feed_id)
+        result.changes = compare(previous, snapshot, prices="price" in feed.columns, stock="stock" in feed.columns)
         ledger.update_run(run_id, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
-                          sha256=rendered.sha256, destination=result.destination)
-        job = Job(feed, spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at, run_id)
+                          sha256=rendered.sha256, destination=result.destination, changes=result.changes.to_json())
+        ledger.store_snapshot(run_id, feed_id, snapshot)
+        held = hold_reason(previous, snapshot, settings.guard) if guard else None
+        if held is not None:  # a broken catalogue is held, archived, and sent to nobody (SPEC §12)
+            result.status, result.error = "held", f"{held}; release it with: feeds release {run_id}"
+            raise _Held
+        job = Job(feed, spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at, run_id,
+                  changes=result.changes)
         shared = feed.method.shared_name(feed)
         if shared is not None:  # a name all organisations write to (SITC): its first organisation owns it
             ledger.claim_shared_name(feed.method.name, shared, feed.organisation, feed_id)
@@ -238,7 +263,10 @@ def _run(
         result.destination, result.attempts = deliver(job, target, settings, context, on_attempt=attempt_done,
                                                       sleep=sleep)
         result.status = "delivered"
+        ledger.prune_snapshots(feed_id, run_id)
         failpoints.reached("ledger")
+    except _Held:
+        pass  # the status says so; the file is archived below
     except Cancelled as exc:
         result.status, result.error = "failed", f"cut off: {exc}"
     except FeedsError as exc:
@@ -264,9 +292,90 @@ def _run(
             destination=result.destination, attempts=result.attempts,
             archive_path=str(kept) if kept else None,
         )
-    log_line = result.summary()
+    _log(result)
+    return result
+
+
+def _log(result: RunResult) -> None:
+    line = result.summary()
     if result.status == "failed":
-        log.error("%s", log_line)
+        log.error("%s", line)
+    elif result.status == "held":
+        log.warning("%s", line)
     else:
-        log.info("%s", log_line)
+        log.info("%s", line)
+
+
+def release(settings: Settings, hub: Hubs | HubClient, ledger: Ledger, run_id: int,
+            sleep: Callable[[float], None] | None = None) -> RunResult:
+    """``feeds release RUN_ID``: deliver a held file exactly as it was held, and record a delivered run.
+
+    The bytes are the archived ones (their SHA-256 checked against the held
+    run's), under the held file name, to where the feed delivers now. The
+    held run's slot counts as delivered afterwards, so the daemon does not
+    render it again.
+    """
+    held = ledger.run(run_id)
+    if held is None:
+        raise UsageError(f"there is no run {run_id} in the ledger; `feeds history` lists the runs")
+    if held["status"] != "held":
+        raise UsageError(f"run {run_id} is {held['status']}, not held; only a held file can be released")
+    path = Path(held["archive_path"] or "")
+    if not held["archive_path"] or not path.is_file():
+        raise ConfigError(f"run {run_id}'s held file is no longer in the archive ({held['archive_path']}); "
+                          f"run the feed again with: feeds run --id {held['feed_id']}")
+    data_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    if data_sha != held["sha256"]:
+        raise ConfigError(f"run {run_id}'s archived file does not match what was held (SHA-256 differs); "
+                          "nothing was sent")
+    hubs = as_hubs(hub)
+    feed_id = held["feed_id"]
+    raw = hubs.get_feed(feed_id)
+    with redact.run_scope() as secrets:
+        seen = HubFeed.read(raw)
+        result = RunResult(feed_id, seen.name, "manual", method=seen.method or "", organisation=seen.organisation,
+                           changes=Changes.from_json(held["changes"]))
+        result.run_id = ledger.start_run(feed_id, "manual", organisation=seen.organisation, feed_name=seen.name,
+                                         method=seen.method, started_at=result.started_at)
+        result.filename, result.rows, result.bytes, result.sha256 = (held["filename"], held["rows"], held["bytes"],
+                                                                     held["sha256"])
+        try:
+            feed = validated(raw, feed_id)
+            secrets.add(*(getattr(feed, name) for name in SECRET_FIELDS))
+            target = target_for(feed, settings)
+            result.destination = target.describe(result.filename)
+            shared = feed.method.shared_name(feed)
+            if shared is not None:
+                ledger.claim_shared_name(feed.method.name, shared, feed.organisation, feed_id)
+            ledger.update_run(result.run_id, filename=result.filename, rows=result.rows, bytes=result.bytes,
+                              sha256=result.sha256, destination=result.destination, changes=held["changes"],
+                              archive_path=str(path))
+            job = Job(feed, path, result.filename, result.bytes, result.sha256, result.rows, result.started_at,
+                      result.run_id, changes=result.changes)
+            context = Context(timeout=settings.delivery.timeout, host_keys=ledger,
+                              allowed=settings.delivery.allowed_networks)
+
+            def attempt_done(attempt: Attempt) -> None:
+                result.attempts = attempt.number
+                ledger.record_attempt(result.run_id, attempt.number, attempt.started_at, attempt.ended_at,
+                                      attempt.error)
+
+            with limits.Watchdog(settings.delivery.run_deadline_minutes * 60) as watchdog:
+                watchdog.watch(context)
+                result.destination, result.attempts = deliver(job, target, settings, context,
+                                                              on_attempt=attempt_done, sleep=sleep)
+            result.status = "delivered"
+            snapshot = ledger.snapshot_of(run_id)
+            if snapshot is not None:
+                ledger.store_snapshot(result.run_id, feed_id, snapshot)
+                ledger.prune_snapshots(feed_id, result.run_id)
+            if held["slot_start"]:
+                ledger.settle(feed_id, parse_stamp(held["slot_start"]), "delivered")
+        except FeedsError as exc:
+            result.status, result.error = "failed", str(exc)
+        finally:
+            result.ended_at = datetime.now(timezone.utc)
+            ledger.update_run(result.run_id, status=result.status, ended_at=result.ended_at, error=result.error,
+                              destination=result.destination, attempts=result.attempts)
+        _log(result)
     return result

@@ -21,6 +21,8 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, create_model, field_validator
 
 from . import redact
+from .alerts import AlertsSettings
+from .changes import GuardSettings
 from .deliver import settings_sections
 from .egress import parse_networks
 from .errors import SettingsError
@@ -130,6 +132,8 @@ class SettingsBase(Section):
 _CORE_SECTIONS: dict[str, type[Section]] = {
     "delivery": DeliverySettings,
     "schedule": ScheduleSettings,
+    "guard": GuardSettings,
+    "alerts": AlertsSettings,
     "state": StateSettings,
 }
 

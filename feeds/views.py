@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import redact
+from .changes import Changes
 from .config import HubFeed
 from .deliver import METHODS
 
@@ -76,7 +77,10 @@ def feed_details(feed: dict[str, Any]) -> None:
 def history_table(runs: list[dict[str, Any]]) -> None:
     table = _table("run", "feed", "slot (UTC)", "trigger", "started", "status", "rows", "bytes", "attempts", "destination / error")
     for run in runs:
-        detail = run.get("error") if run.get("status") == "failed" else run.get("destination")
+        detail = run.get("error") if run.get("status") in ("failed", "held") else run.get("destination")
+        changes = Changes.from_json(run.get("changes"))
+        if changes is not None and run.get("status") in ("delivered", "held"):
+            detail = f"{detail} ({changes.short()})"
         table.add_row(
             _clean(run.get("run_id")),
             _clean(run.get("feed_id")),

@@ -44,6 +44,7 @@ class Job:
     rows: int
     generated_at: datetime
     run_id: int | None = None
+    changes: Any = None  #: the change summary (changes.Changes), which an email states
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ def build_message(job: Job, sender: str, limit_bytes: int) -> EmailMessage:
         "filename": job.filename,
         "attachment_name": attachment_name,
         "zipped": zipped,
+        "changes": job.changes,
     }
     env = _templates()
     subject = " ".join(env.get_template("email_subject.txt.j2").render(values).split())
