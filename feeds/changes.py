@@ -14,16 +14,18 @@ catalogue sent to every reseller is worse than a late one.
 
 from __future__ import annotations
 
+import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from operator import itemgetter
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 from pydantic import Field
 
-from .record import Record
+from .record import PRICE, SKU, STOCK, Record
 from .sections import Section
 
 
@@ -35,58 +37,127 @@ class GuardSettings(Section):
     max_empty_stock_rise: float = Field(0.5, ge=0, le=1)
 
 
+_FIELD = "\x00"
+_BLOCK = 65536
+#: the first byte of a snapshot's data: columns of NUL-joined fields, or JSON lines (a field holding a NUL)
+_COLUMNS, _JSON = b"C", b"J"
+_HEADER = struct.Struct("<III")
+
+
+Columns = tuple[list[str], list[str], list[str]]
+
+
+def columns_of(records: Sequence[Record]) -> list[Columns]:
+    """The SKU, price and stock columns of records, a block at a time: read once, used by the snapshot and
+    the comparison (the strings are the records' own, so this costs the lists alone)."""
+    return [(list(map(itemgetter(SKU), block)), list(map(itemgetter(PRICE), block)),
+             list(map(itemgetter(STOCK), block)))
+            for block in (records[start:start + _BLOCK] for start in range(0, len(records), _BLOCK))]
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """One file's rows by SKU: (SKU, price, in stock), sorted by SKU, compressed."""
+    """One file's rows: SKU, price and stock columns in SKU order, compressed. Stock "" is empty stock."""
 
     rows: int
     empty_stock: int
     data: bytes
 
     @classmethod
-    def of(cls, records: Iterable[Record]) -> Snapshot:
-        """From a catalogue's records (sorted by SKU, then id); a SKU's first product speaks for it."""
-        compressor = zlib.compressobj(6)
-        chunks: list[bytes] = []
-        lines: list[bytes] = []
-        dumps = orjson.dumps
-        rows = empty = 0
-        last: str | None = None
-        for record in records:
-            rows += 1
-            in_stock = record.stock != ""
-            if not in_stock:
-                empty += 1
-            if record.sku == last:
-                continue
-            last = record.sku
-            lines.append(dumps((record.sku, record.price, in_stock)))
-            if len(lines) >= 4096:
-                chunks.append(compressor.compress(b"\n".join(lines) + b"\n"))
-                lines.clear()
-        if lines:
-            chunks.append(compressor.compress(b"\n".join(lines) + b"\n"))
+    def of(cls, records: Sequence[Record], blocks: list[Columns] | None = None) -> Snapshot:
+        """From a catalogue's records (sorted by SKU, then id), as a feed's file writes them."""
+        compressor = zlib.compressobj(1)
+        chunks = [_COLUMNS]
+        empty = 0
+        for columns in blocks if blocks is not None else columns_of(records):
+            parts = []
+            for column in columns:
+                text = _FIELD.join(column)
+                if text.count(_FIELD) != len(column) - 1:  # a field holds a NUL itself: the careful format
+                    return cls._as_json(records)
+                parts.append(text.encode("utf-8", "surrogatepass"))
+            empty += columns[2].count("")
+            chunks.append(compressor.compress(_HEADER.pack(*map(len, parts)) + b"".join(parts)))
         chunks.append(compressor.flush())
-        return cls(rows, empty, b"".join(chunks))
+        return cls(len(records), empty, b"".join(chunks))
 
-    def entries(self) -> Iterator[tuple[str, str, bool]]:
-        """(SKU, price, in stock) in SKU order, decompressed as it goes."""
+    @classmethod
+    def _as_json(cls, records: Sequence[Record]) -> Snapshot:
+        pick = itemgetter(SKU, PRICE, STOCK)
+        lines = b"\n".join(orjson.dumps(pick(r)) for r in records)
+        empty = sum(1 for r in records if r.stock == "")
+        return cls(len(records), empty, _JSON + zlib.compress(lines, 1))
+
+    def blocks(self) -> Iterator[tuple[list[str], list[str], list[str]]]:
+        """The columns, one block of rows at a time."""
+        if self.data[:1] == _JSON:
+            rows = [tuple(orjson.loads(line)) for line in zlib.decompress(self.data[1:]).split(b"\n") if line]
+            for start in range(0, len(rows), _BLOCK):
+                block = rows[start:start + _BLOCK]
+                yield [r[0] for r in block], [r[1] for r in block], [r[2] for r in block]
+            return
         decompressor = zlib.decompressobj()
-        rest = b""
-        loads = orjson.loads
-        for start in range(0, len(self.data), 1 << 16):
-            block = rest + decompressor.decompress(self.data[start:start + (1 << 16)])
-            *complete, rest = block.split(b"\n")
-            for line in complete:
-                yield tuple(loads(line))  # type: ignore[misc]
-        block = rest + decompressor.flush()
-        for line in block.split(b"\n"):
-            if line:
-                yield tuple(loads(line))  # type: ignore[misc]
+        buffer = b""
+        body = memoryview(self.data)[1:]
+        position = 0
+        while True:
+            if len(buffer) >= _HEADER.size:
+                sizes = _HEADER.unpack_from(buffer)
+                need = _HEADER.size + sum(sizes)
+                if len(buffer) >= need:
+                    offset, columns = _HEADER.size, []
+                    for size in sizes:
+                        columns.append(buffer[offset:offset + size].decode("utf-8", "surrogatepass").split(_FIELD))
+                        offset += size
+                    buffer = buffer[need:]
+                    yield columns[0], columns[1], columns[2]
+                    continue
+            if position >= len(body):
+                buffer += decompressor.flush()
+                if len(buffer) < _HEADER.size:
+                    return
+                if len(buffer) < _HEADER.size + sum(_HEADER.unpack_from(buffer)):
+                    raise ValueError("a snapshot in the ledger is cut short")
+                continue
+            buffer += decompressor.decompress(body[position:position + (1 << 18)])
+            position += 1 << 18
+
+    def entries(self) -> Iterator[tuple[str, str, str]]:
+        """(SKU, price, stock) in SKU order."""
+        for skus, prices, stocks in self.blocks():
+            yield from zip(skus, prices, stocks)
 
     @property
     def empty_share(self) -> float:
         return self.empty_stock / self.rows if self.rows else 0.0
+
+
+#: rows compared at once by slicing (in C); only rows that differ are looked at one by one
+_WINDOW = 4096
+
+
+class _Cursor:
+    """A position in one side's SKU-ordered columns, refilled block by block."""
+
+    def __init__(self, blocks: Iterator[tuple[list[str], list[str], list[str]]]):
+        self._blocks = blocks
+        self.skus: list[str] = []
+        self.prices: list[str] = []
+        self.stocks: list[str] = []
+        self.i = 0
+
+    def ensure(self, count: int) -> int:
+        """Make ``count`` rows ahead available if they exist; return how many are."""
+        while len(self.skus) - self.i < count:
+            block = next(self._blocks, None)
+            if block is None:
+                break
+            i = self.i
+            self.skus = self.skus[i:] + block[0]
+            self.prices = self.prices[i:] + block[1]
+            self.stocks = self.stocks[i:] + block[2]
+            self.i = 0
+        return len(self.skus) - self.i
 
 
 @dataclass
@@ -125,35 +196,97 @@ def _price(text: str) -> Decimal | None:
         return None
 
 
-def compare(previous: Snapshot | None, current: Snapshot, *, prices: bool, stock: bool) -> Changes:
-    """The change summary of ``current`` beside ``previous``; price and stock moves only with those columns."""
-    changes = Changes(previous.rows if previous is not None else None, current.rows)
+def compare(previous: Snapshot | None, current: Snapshot | Sequence[Record] | list[Columns], *, prices: bool,
+            stock: bool) -> Changes:
+    """The change summary of ``current`` beside ``previous``, by SKU; price and stock moves only with those columns.
+
+    Both sides are ordered by SKU, so this is one merge. Runs of rows that are
+    the same on both sides are skipped a window at a time by comparing column
+    slices (in C); only the rows around a change are looked at one by one.
+    Memory holds a block of each side. A SKU that a file holds twice speaks
+    by its first row.
+    """
+    new_blocks: Iterator[Columns]
+    if isinstance(current, Snapshot):
+        new_blocks, rows = current.blocks(), current.rows
+    elif current and isinstance(current[0], tuple) and len(current[0]) == 3 and isinstance(current[0][0], list):
+        new_blocks, rows = iter(current), sum(len(block[0]) for block in current)  # type: ignore[arg-type]
+    else:
+        new_blocks, rows = iter(columns_of(current)), len(current)  # type: ignore[arg-type]
+    changes = Changes(previous.rows if previous is not None else None, rows)
+    new = _Cursor(new_blocks)
     if previous is None:
-        changes.added = sum(1 for _ in current.entries())
+        last = None
+        while new.ensure(1):
+            for sku in new.skus[new.i:]:
+                if sku != last:
+                    changes.added += 1
+                    last = sku
+            new.i = len(new.skus)
         return changes
-    old, new = previous.entries(), current.entries()
-    a, b = next(old, None), next(new, None)
-    while a is not None or b is not None:
-        if b is None or (a is not None and a[0] < b[0]):
-            changes.removed += 1
-            a = next(old, None)
-        elif a is None or b[0] < a[0]:
-            changes.added += 1
-            b = next(new, None)
-        else:
-            if prices and a[1] != b[1]:
-                before, after = _price(a[1]), _price(b[1])
-                if before is not None and after is not None:
-                    if after > before:
-                        changes.price_up += 1
-                    elif after < before:
-                        changes.price_down += 1
-            if stock and a[2] != b[2]:
-                if a[2]:
-                    changes.out_of_stock += 1
-                else:
-                    changes.back_in_stock += 1
-            a, b = next(old, None), next(new, None)
+    old = _Cursor(previous.blocks())
+    added = removed = up = down = out = back = 0
+    last_old = last_new = None
+    while True:
+        left, right = old.ensure(_WINDOW), new.ensure(_WINDOW)
+        if not left or not right:
+            break
+        i, j, n = old.i, new.i, min(left, right)
+        o_skus, n_skus = old.skus[i:i + n], new.skus[j:j + n]
+        # The rows that pair up from here: all of them (the common case) or up to the first difference.
+        k = n if o_skus == n_skus else next(x for x, (p, q) in enumerate(zip(o_skus, n_skus)) if p != q)
+        if k:
+            if prices:
+                o_prices, n_prices = old.prices[i:i + k], new.prices[j:j + k]
+                if o_prices != n_prices:
+                    for x in [x for x, (p, q) in enumerate(zip(o_prices, n_prices)) if p != q]:
+                        if o_skus[x] != (o_skus[x - 1] if x else last_old):  # a SKU's first row speaks
+                            before, after = _price(o_prices[x]), _price(n_prices[x])
+                            if before is not None and after is not None:
+                                up += after > before
+                                down += after < before
+            if stock:
+                o_stocks, n_stocks = old.stocks[i:i + k], new.stocks[j:j + k]
+                if o_stocks != n_stocks:
+                    for x in [x for x, (p, q) in enumerate(zip(o_stocks, n_stocks)) if (p == "") != (q == "")]:
+                        if o_skus[x] != (o_skus[x - 1] if x else last_old):
+                            if n_stocks[x] == "":
+                                out += 1
+                            else:
+                                back += 1
+            old.i, new.i = i + k, j + k
+            last_old = last_new = o_skus[k - 1]
+            continue
+        # The two sides differ here: step row by row, the smaller SKU added or removed (or a repeat of the
+        # last), until they pair up again; a run of additions costs a comparison a row, not a window.
+        while old.ensure(1) and new.ensure(1):
+            a, b = old.skus[old.i], new.skus[new.i]
+            if a == b and a != last_old and b != last_new:
+                break
+            if a == last_old:
+                old.i += 1
+            elif b == last_new:
+                new.i += 1
+            elif a < b:
+                removed += 1
+                last_old = a
+                old.i += 1
+            else:
+                added += 1
+                last_new = b
+                new.i += 1
+    for cursor, last, is_old in ((old, last_old, True), (new, last_new, False)):
+        while cursor.ensure(1):  # what one side has beyond the other's end
+            for sku in cursor.skus[cursor.i:]:
+                if sku != last:
+                    if is_old:
+                        removed += 1
+                    else:
+                        added += 1
+                    last = sku
+            cursor.i = len(cursor.skus)
+    changes.added, changes.removed, changes.price_up, changes.price_down = added, removed, up, down
+    changes.out_of_stock, changes.back_in_stock = out, back
     return changes
 
 

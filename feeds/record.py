@@ -37,6 +37,8 @@ Column = Literal[COLUMNS]  # type: ignore[valid-type]
 
 SKU = Record._fields.index("sku")
 ID = Record._fields.index("id")
+PRICE = Record._fields.index("price")
+STOCK = Record._fields.index("stock")
 
 
 def row_picker(columns: tuple[str, ...], show_empty_stock: bool) -> Callable[[Record], tuple[str, ...]]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import archive, failpoints, redact
 from .catalog import Catalogue, load_catalogue
-from .changes import Changes, Snapshot, compare, hold_reason
+from .changes import Changes, Snapshot, columns_of, compare, hold_reason
 from .config import SECRET_FIELDS, FeedConfig, HubFeed, check_feed
 from .deliver import Attempt, Context, Job, deliver, limits, target_for
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
@@ -230,9 +230,11 @@ def _run(
             rendered = render_feed(catalogue, feed, out)
         result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
         result.notes = catalogue.notes(feed)
-        snapshot = Snapshot.of(catalogue.records)
+        blocks = columns_of(catalogue.records)  # read once for the snapshot and the comparison
+        snapshot = Snapshot.of(catalogue.records, blocks)
         previous = ledger.last_delivered_snapshot(feed_id)
-        result.changes = compare(previous, snapshot, prices="price" in feed.columns, stock="stock" in feed.columns)
+        result.changes = compare(previous, blocks, prices="price" in feed.columns, stock="stock" in feed.columns)
+        del blocks
         ledger.update_run(run_id, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
                           sha256=rendered.sha256, destination=result.destination, changes=result.changes.to_json())
         ledger.store_snapshot(run_id, feed_id, snapshot)
