@@ -290,6 +290,27 @@ def check(app: App, feed_id: int | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON array: one object per feed.")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Every feed: its slot, when it is next due, its last run and what changed."""
+    from datetime import datetime, timezone
+
+    from .config import HubFeed
+    from .status import feed_statuses
+    from .views import status_table
+
+    with app.hubs() as hubs, app.ledger() as ledger:
+        hubs.identify()
+        feeds = [HubFeed.read(raw) for raw in hubs.list_feeds()]
+        statuses = feed_statuses(feeds, ledger, datetime.now(timezone.utc))
+    if as_json:
+        _print_json(statuses)
+    else:
+        status_table(statuses)
+
+
+@cli.command()
 @click.argument("run_id", metavar="RUN_ID", type=int)
 @pass_app
 def release(app: App, run_id: int) -> None:
@@ -319,8 +340,10 @@ def forget_host_key(app: App, host: str, port: int) -> None:
 
 
 @cli.command()
-@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics and /healthz on this port.")
-@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics port listens on.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535),
+              help="Serve the status page, Prometheus metrics and /healthz on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; beyond loopback only with web.token set.")
 @pass_app
 def daemon(app: App, metrics_port: int | None, metrics_host: str) -> None:
     """Deliver every active feed in its timeslot, every day."""

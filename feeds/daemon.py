@@ -34,6 +34,7 @@ from .hub import Credentials, HubClient, Hubs, as_hubs
 from .ledger import Ledger, stamp
 from .metrics import Metrics, serve
 from .runner import run_feed
+from .web import StatusPages, check_binding, guarded
 
 if TYPE_CHECKING:
     from .runner import RunResult  # noqa: F401 (annotations only)
@@ -193,6 +194,7 @@ class Daemon:
 
     def __post_init__(self) -> None:
         self.hubs = as_hubs(self.hub)
+        self.last_feeds: list[HubFeed] = []  # the feeds of the last wake, for the status page
         self._queue = FairQueue(self.settings.schedule.max_parallel_per_organisation)
         self._busy = 0  # workers running a feed
         self.pool = ThreadPoolExecutor(max_workers=self.settings.schedule.max_parallel, thread_name_prefix="feed")
@@ -281,7 +283,8 @@ class Daemon:
         while True:
             try:
                 self.hubs.identify()  # whom each credential set belongs to, asked once
-                return [HubFeed.read(raw) for raw in self.hubs.list_feeds()]
+                self.last_feeds = [HubFeed.read(raw) for raw in self.hubs.list_feeds()]  # the status page's
+                return self.last_feeds
             except FeedsError as exc:
                 remaining = (deadline - self.clock()).total_seconds()
                 if remaining <= 0 or self.stopping.is_set():
@@ -453,7 +456,9 @@ class Daemon:
 
 
 def run_daemon(settings: Settings, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
-    """``feeds daemon``: wake at every :00 and :30 UTC until SIGTERM or SIGINT."""
+    """``feeds daemon``: wake at every :00 and :30 UTC until SIGTERM or SIGINT; serve metrics and the status page."""
+    if metrics_port is not None:
+        check_binding(metrics_host, settings.web)  # beyond loopback only with web.token: exit 2 before anything
     metrics = Metrics()
     hubs = Hubs.from_settings(settings, on_request=metrics.hub_request)
     try:
@@ -476,11 +481,13 @@ def run_daemon(settings: Settings, *, metrics_port: int | None = None, metrics_h
 
     server = None
     if metrics_port is not None:
+        pages = StatusPages(Ledger(settings.database_url), lambda: daemon.last_feeds, settings.archive_path)
         try:
-            server = serve(metrics, daemon.health, metrics_host, metrics_port)
+            server = serve(metrics, daemon.health, metrics_host, metrics_port, pages,
+                           guard=lambda app: guarded(app, settings.web))
         except OSError as exc:
             raise UsageError(f"--metrics-port {metrics_port} cannot be used on {metrics_host}: {exc.strerror}") from None
-        log.info("metrics and /healthz on http://%s:%d", metrics_host, server.server_address[1])
+        log.info("status page, /metrics and /healthz on http://%s:%d/", metrics_host, server.server_address[1])
 
     def safe_wake() -> None:
         try:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     and_,
     create_engine,
+    func,
     inspect,
     text,
     event,
@@ -336,6 +337,24 @@ class Ledger:
             query = query.where(runs.c.feed_id == feed_id)
         with self.engine.connect() as conn:
             return [self._run_dict(row) for row in conn.execute(query).mappings()]
+
+    def last_runs(self, feed_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The newest run of each of ``feed_ids``."""
+        if not feed_ids:
+            return {}
+        newest = (select(runs.c.feed_id, func.max(runs.c.id).label("id"))
+                  .where(runs.c.feed_id.in_(feed_ids)).group_by(runs.c.feed_id).subquery())
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).join(newest, runs.c.id == newest.c.id)).mappings()
+            return {row["feed_id"]: self._run_dict(row) for row in rows}
+
+    def runs_since(self, when: datetime) -> list[dict[str, Any]]:
+        """Runs started or due from ``when`` on, oldest first (the status page's timeline)."""
+        since = stamp(when)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).where(or_(runs.c.started_at >= since, runs.c.slot_start >= since))
+                                .order_by(runs.c.id)).mappings()
+            return [self._run_dict(row) for row in rows]
 
     def attempts_of(self, run_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -71,20 +71,27 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
 
 
-def serve(metrics: Metrics, health: Callable[[], tuple[bool, dict[str, Any]]], host: str, port: int) -> _Server:
-    """Serve /metrics and /healthz from a background thread; return the server."""
+def serve(metrics: Metrics, health: Callable[[], tuple[bool, dict[str, Any]]], host: str, port: int,
+          pages: Any = None, guard: Callable[[Any], Any] = lambda app: app) -> _Server:
+    """Serve /metrics, /healthz and the status pages from a background thread; return the server.
+
+    ``guard`` wraps the whole application (the status page's token rule).
+    """
     prometheus = make_wsgi_app(metrics.registry)
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") == "/healthz":
+        path = environ.get("PATH_INFO")
+        if path == "/healthz":
             ok, detail = health()
             body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode()
             start_response("200 OK" if ok else "503 Service Unavailable",
                            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
-        return prometheus(environ, start_response)
+        if path == "/metrics" or pages is None:
+            return prometheus(environ, start_response)
+        return pages(environ, start_response)
 
     server = _Server((host, port), _Quiet)
-    server.set_app(app)
+    server.set_app(guard(app))
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="metrics", daemon=True).start()
     return server

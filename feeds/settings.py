@@ -27,6 +27,7 @@ from .deliver import settings_sections
 from .egress import parse_networks
 from .errors import SettingsError
 from .sections import Section
+from .web import WebSettings
 
 log = logging.getLogger("feeds.settings")
 
@@ -134,6 +135,7 @@ _CORE_SECTIONS: dict[str, type[Section]] = {
     "schedule": ScheduleSettings,
     "guard": GuardSettings,
     "alerts": AlertsSettings,
+    "web": WebSettings,
     "state": StateSettings,
 }
 
@@ -211,6 +213,7 @@ def load(option: str | None = None, environ: dict[str, str] | None = None) -> Se
         settings.smtp.password,
         settings.sitc.password,
         *(table.client_secret for table in settings.organisations.values()),
+        settings.web.token,
     )
     return settings
 

@@ -99,6 +99,24 @@ def history_table(runs: list[dict[str, Any]]) -> None:
         console.print("no runs recorded yet")
 
 
+def status_table(statuses: list[dict[str, Any]]) -> None:
+    table = _table("id", "org", "name", "method", "active", "slot (UTC)", "next due (UTC)", "last run", "ended",
+                   "rows", "changes / error")
+    for feed in statuses:
+        last = feed["last_run"] or {}
+        changes = Changes.from_json(last.get("changes"))
+        detail = last.get("error") if last.get("status") in ("failed", "held") else (changes.short() if changes else "")
+        table.add_row(
+            _clean(feed["id"]), _clean(feed["organisation"]), _clean(feed["name"]), _clean(feed["method"]),
+            "yes" if feed["active"] else "no", _clean(timeslot_text(feed["timeslot"])),
+            _clean((feed["next_due"] or "")[:16].replace("T", " ")), _clean(last.get("status") or "never run"),
+            _clean((last.get("ended_at") or "")[:16].replace("T", " ")), _clean(last.get("rows")), _clean(detail),
+        )
+    console = _console()
+    console.print(table)
+    console.print(f"{len(statuses)} feed{'s' if len(statuses) != 1 else ''}")
+
+
 @contextmanager
 def progress() -> Iterator[Callable[[int, int | None], None]]:
     """A page-reading progress bar on stderr when it is a terminal; else nothing."""

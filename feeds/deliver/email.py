@@ -9,7 +9,6 @@ file name, or zipped (``<name>.zip``) when it is larger than
 
 from __future__ import annotations
 
-import importlib.resources
 import io
 import logging
 import smtplib
@@ -18,12 +17,12 @@ import zipfile
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
 from .. import redact, rules
+from ..templating import environment
 from ..errors import DeliveryError
 from ..filenames import fit
 from ..sections import Section
@@ -32,8 +31,6 @@ from .base import Context, Job, Target, classify_os_error, tls_context
 from .method import FeedField, Method
 
 if TYPE_CHECKING:
-    import jinja2
-
     from ..settings import Settings
 
 log = logging.getLogger("feeds.deliver.email")
@@ -52,19 +49,6 @@ class SmtpSettings(Section):
     verify: bool = True
     ca_file: str = ""
     timeout: float = Field(60.0, gt=0)
-
-
-@lru_cache(maxsize=1)
-def _templates() -> jinja2.Environment:
-    import jinja2  # lazy: only a run that mails needs the templates
-
-    folder = importlib.resources.files("feeds.templates")
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
 
 
 def build_message(job: Job, sender: str, limit_bytes: int) -> EmailMessage:
@@ -86,7 +70,7 @@ def build_message(job: Job, sender: str, limit_bytes: int) -> EmailMessage:
         "zipped": zipped,
         "changes": job.changes,
     }
-    env = _templates()
+    env = environment()
     subject = " ".join(env.get_template("email_subject.txt.j2").render(values).split())
     message = EmailMessage()
     message["Subject"] = subject

@@ -1,0 +1,85 @@
+"""What went out (SPEC §13): every feed with its next due time and last run, and the last 24 hours' slots.
+
+The same data serves ``feeds status`` (from the ledger and Hub, no daemon)
+and the daemon's status page (``web.py``), so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from .config import HubFeed
+from .ledger import parse_stamp, stamp
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+
+SLOT = timedelta(minutes=30)
+SLOTS_SHOWN = 48
+
+
+def slot_of(now: datetime) -> datetime:
+    """The start of the 30-minute slot that holds ``now``."""
+    now = now.astimezone(timezone.utc)
+    return now.replace(minute=now.minute - now.minute % 30, second=0, microsecond=0)
+
+
+def next_due(timeslot: int | None, now: datetime) -> datetime | None:
+    """The next start of a feed's timeslot after ``now`` (UTC)."""
+    if timeslot is None:
+        return None
+    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    due = today + timedelta(minutes=timeslot)
+    return due if due > now else due + timedelta(days=1)
+
+
+def last_run_of(run: dict[str, Any] | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {"run_id": run["run_id"], "status": run["status"], "ended_at": run["ended_at"], "rows": run["rows"],
+            "error": run["error"], "changes": run["changes"]}
+
+
+@dataclass
+class Timeline:
+    """The last ``SLOTS_SHOWN`` slots, oldest first, and each feed's outcome in each (None: no run)."""
+
+    slots: list[datetime]
+    outcomes: dict[int, list[dict[str, Any] | None]]
+
+
+def feed_statuses(feeds: list[HubFeed], ledger: Ledger, now: datetime) -> list[dict[str, Any]]:
+    """One object per feed, as ``feeds status --json`` prints it."""
+    statuses = []
+    last = ledger.last_runs([f.id for f in feeds if f.id is not None])
+    for feed in feeds:
+        due = next_due(feed.timeslot, now) if feed.active else None
+        statuses.append({
+            "id": feed.id,
+            "organisation": feed.organisation,
+            "name": feed.name,
+            "active": feed.active,
+            "method": feed.method,
+            "timeslot": feed.timeslot,
+            "next_due": stamp(due)[:19] + "Z" if due else None,
+            "last_run": last_run_of(last.get(feed.id)) if feed.id is not None else None,
+        })
+    return statuses
+
+
+def timeline(feeds: list[HubFeed], ledger: Ledger, now: datetime) -> Timeline:
+    """Which feeds ran in each of the last 24 hours' slots and how each ended (the newest run of a slot)."""
+    current = slot_of(now)
+    slots = [current - SLOT * (SLOTS_SHOWN - 1 - n) for n in range(SLOTS_SHOWN)]
+    index = {slot: n for n, slot in enumerate(slots)}
+    outcomes: dict[int, list[dict[str, Any] | None]] = {f.id: [None] * SLOTS_SHOWN for f in feeds if f.id is not None}
+    for run in ledger.runs_since(slots[0]):  # oldest first: the newest run of a slot wins
+        row = outcomes.get(run["feed_id"])
+        started = parse_stamp(run["started_at"])
+        slot = parse_stamp(run["slot_start"]) if run["slot_start"] else (slot_of(started) if started else None)
+        if row is not None and slot in index:
+            row[index[slot]] = {"run_id": run["run_id"], "status": run["status"], "trigger": run["trigger"],
+                                "error": run["error"], "rows": run["rows"]}
+    return Timeline(slots, outcomes)
