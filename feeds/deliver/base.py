@@ -12,6 +12,7 @@ import logging
 import socket
 import ssl
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -204,3 +205,31 @@ def classify_os_error(exc: BaseException, what: str) -> DeliveryError:
     if isinstance(exc, OSError):
         return DeliveryError(f"{what}: {exc.strerror or exc}", transient=True)
     return DeliveryError(f"{what}: {type(exc).__name__}: {exc}", transient=True)
+
+
+#: what a connection test writes (``feeds check``)
+PROBE = b"feeds connection test\r\n"
+
+
+def probe_names(folder: Callable[[str], str] = lambda name: name) -> tuple[str, str]:
+    """The probe's two names: hidden (a leading dot) and never ``.csv``, so that no importer picks them up."""
+    token = uuid.uuid4().hex[:16]
+    return folder(f".feeds-probe-{token}.part"), folder(f".feeds-probe-{token}.done")
+
+
+def write_rename_delete(written: str, renamed: str, write: Callable[[str], None], rename: Callable[[str, str], None],
+                        remove: Callable[[str], None]) -> None:
+    """The probe: write a file, rename it, delete it; whatever is left after a failure is removed (best effort)."""
+    left: str | None = written
+    try:
+        write(written)
+        rename(written, renamed)
+        left = renamed
+        remove(renamed)
+        left = None
+    finally:
+        if left is not None:
+            try:
+                remove(left)
+            except Exception:
+                pass

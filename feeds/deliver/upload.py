@@ -41,3 +41,4 @@ class UploadMethod(Method):
     def probe(self, target: Target, context: Context, settings: Settings) -> str:
         module, _, section = PROTOCOLS[target.protocol]
         return module.probe(target, context, getattr(settings, section))
+

@@ -19,7 +19,8 @@ from ... import redact
 from ...errors import Cancelled, DeliveryError
 from ...sections import Section
 from .. import limits
-from ..base import Context, Job, Target, before_publishing, classify_os_error, tls_context
+from ..base import (PROBE, Context, Job, Target, before_publishing, classify_os_error, probe_names, tls_context,
+                    write_rename_delete)
 
 log = logging.getLogger("feeds.deliver.ftp")
 BLOCK = 64 * 1024
@@ -165,11 +166,7 @@ def send(job: Job, target: Target, context: Context, section: FtpsSettings) -> s
     ftp = _connect(target, context, section)
     temporary = f".feeds-{uuid.uuid4().hex[:16]}.part"
     try:
-        try:
-            if target.directory:
-                ftp.cwd(target.directory)
-        except Exception as exc:
-            raise _error(exc, f"opening the folder {target.directory!r} on {target.host}") from None
+        _enter_folder(ftp, target)
         _remove_leftovers(ftp, context)
         context.check_cancel()
 
@@ -225,32 +222,24 @@ def cleanup(target: Target, context: Context, section: FtpsSettings) -> None:
 
 
 def probe(target: Target, context: Context, section: FtpsSettings) -> str:
-    """Connect, log in, write a probe file under a hidden name, rename it, delete it; send no feed.
-
-    Both names start with a dot and neither ends in ``.csv``: importers that
-    take whatever CSV lands in the folder never see them (SPEC §10).
-    """
+    """Connect, log in, write a probe file under a hidden name, rename it, delete it; send no feed (SPEC §10)."""
     ftp = _connect(target, context, section)
-    token = uuid.uuid4().hex[:16]
-    written, renamed = f".feeds-probe-{token}.part", f".feeds-probe-{token}.done"
-    left: str | None = None
     try:
+        _enter_folder(ftp, target)
+        written, renamed = probe_names()
         try:
-            if target.directory:
-                ftp.cwd(target.directory)
-        except Exception as exc:
-            raise _error(exc, f"opening the folder {target.directory!r} on {target.host}") from None
-        try:
-            left = written
-            ftp.storbinary(f"STOR {written}", io.BytesIO(b"feeds connection test\r\n"))
-            ftp.rename(written, renamed)
-            left = renamed
-            ftp.delete(renamed)
-            left = None
+            write_rename_delete(written, renamed, lambda name: ftp.storbinary(f"STOR {name}", io.BytesIO(PROBE)),
+                                ftp.rename, ftp.delete)
         except Exception as exc:
             raise _error(exc, f"writing a probe file in {target.directory or 'the login folder'} on {target.host}") from None
         return "logged in; wrote, renamed and deleted a probe file"
     finally:
-        if left is not None:
-            _delete_quietly(ftp, left)
         _close(ftp)
+
+
+def _enter_folder(ftp: ftplib.FTP, target: Target) -> None:
+    try:
+        if target.directory:
+            ftp.cwd(target.directory)
+    except Exception as exc:
+        raise _error(exc, f"opening the folder {target.directory!r} on {target.host}") from None

@@ -22,7 +22,7 @@ from ... import redact
 from ...errors import Cancelled, DeliveryError
 from ...sections import Section
 from .. import limits
-from ..base import Context, Job, Target, before_publishing, classify_os_error
+from ..base import PROBE, Context, Job, Target, before_publishing, classify_os_error, probe_names, write_rename_delete
 
 if TYPE_CHECKING:  # paramiko is imported on use: it takes 0.3 s, and a mail or FTP run never needs it
     import paramiko
@@ -140,27 +140,13 @@ def probe(target: Target, context: Context, section: SftpSettings) -> str:
 
 def _probe(sftp: paramiko.SFTPClient, target: Target) -> str:
     folder = target.directory or "."
-    token = uuid.uuid4().hex[:16]
-    written = posixpath.join(folder, f".feeds-probe-{token}.part")
-    renamed = posixpath.join(folder, f".feeds-probe-{token}.done")
-    left: str | None = None
+    written, renamed = probe_names(lambda name: posixpath.join(folder, name))
     try:
-        try:
-            left = written
-            sftp.putfo(io.BytesIO(b"feeds connection test\r\n"), written, confirm=False)
-            sftp.rename(written, renamed)
-            left = renamed
-            sftp.remove(renamed)
-            left = None
-        except Exception as exc:
-            raise _error(exc, f"writing a probe file in {folder} on {target.host}") from None
-        return "logged in; wrote, renamed and deleted a probe file"
-    finally:
-        if left is not None:
-            try:
-                sftp.remove(left)
-            except Exception:
-                pass
+        write_rename_delete(written, renamed, lambda name: sftp.putfo(io.BytesIO(PROBE), name, confirm=False),
+                            sftp.rename, sftp.remove)
+    except Exception as exc:
+        raise _error(exc, f"writing a probe file in {folder} on {target.host}") from None
+    return "logged in; wrote, renamed and deleted a probe file"
 
 
 def _remove_leftovers(sftp: paramiko.SFTPClient, context: Context) -> None:
