@@ -129,8 +129,10 @@ def settings(folder: Path, base: str, concurrency: int = 4, **extra: str) -> Pat
              f'concurrency = {concurrency}',
              '[sftp]\nhost_key_policy = "insecure"',
              f'[state]\ndatabase = "{folder}/state-{path.stem}/feeds.db"']
+    # The benchmark's SFTP server is on loopback, which the egress rule denies to organisations' feeds.
+    lines.append('[delivery]\nallow_networks = ["127.0.0.0/8"]')
     if extra.get("outbox"):
-        lines.append(f'[delivery]\noutbox = "{extra["outbox"]}"')
+        lines.append(f'outbox = "{extra["outbox"]}"')
     path.write_text("\n".join(lines) + "\n")
     return path
 

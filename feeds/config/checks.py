@@ -22,7 +22,7 @@ from .model import COLUMNS, FIELD_NAMES, MAX_FEEDS_PER_ORGANISATION, FeedConfig,
 MAX_FEEDS_PER_DOCUMENT = 1000
 #: no field takes a longer list (columns: each column once)
 MAX_LIST = len(COLUMNS)
-#: unknown fields of one feed listed one by one, and those of them given a "did you mean"
+#: unknown fields listed one by one, and those of them given a "did you mean", per document
 MAX_UNKNOWN_LISTED = 1000
 MAX_SUGGESTIONS = 100
 
@@ -40,7 +40,16 @@ class FeedCheck:
         return not self.errors
 
 
-def check_feed(raw: Any, prefix: str = "") -> FeedCheck:
+@dataclass
+class Budget:
+    """What one document may still cost beyond its fields: "did you mean" suggestions (a comparison each) and
+    unknown-field warnings (more than are listed would only take time and memory)."""
+
+    suggestions: int = MAX_SUGGESTIONS
+    warnings: int = MAX_UNKNOWN_LISTED
+
+
+def check_feed(raw: Any, prefix: str = "", budget: Budget | None = None) -> FeedCheck:
     """Check one configuration object; report every problem at once."""
 
     def at(path: str) -> str:
@@ -75,12 +84,17 @@ def check_feed(raw: Any, prefix: str = "") -> FeedCheck:
     # Unknown fields: Hub adds fields in minor releases, so they only warn. Suggestions cost a
     # comparison each: only the first ones get them.
     unknown = [key for key in raw if key not in FIELD_NAMES]
+    budget = budget or Budget()
     for number, key in enumerate(unknown):
-        if number == MAX_UNKNOWN_LISTED:
+        if number == MAX_UNKNOWN_LISTED or budget.warnings <= 0:
             warnings.append(Problem(prefix, f"has {len(unknown) - number} more fields that are not feed "
                                             "configuration fields; they are ignored"))
             break
-        guess = close(key, FIELD_NAMES) if number < MAX_SUGGESTIONS else None
+        budget.warnings -= 1
+        guess = None
+        if budget.suggestions > 0:
+            budget.suggestions -= 1
+            guess = close(key, FIELD_NAMES)
         hint = f" (did you mean '{guess}'?)" if guess else ""
         warnings.append(Problem(at(key), f"is not a feed configuration field and is ignored{hint}"))
 
@@ -141,8 +155,9 @@ def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
         else:
             items = [("", document)]
         checks = []
+        budget = Budget()  # per document: a hostile file of many feeds stays linear (SPEC §11)
         for prefix, item in items:
-            check = check_feed(item, prefix)
+            check = check_feed(item, prefix, budget)
             if isinstance(item, dict):
                 here = f"{source} {prefix}".strip()
                 org = item.get("organisation")
