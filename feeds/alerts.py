@@ -15,7 +15,6 @@ import logging
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import tenacity
 from pydantic import field_validator
 
@@ -118,6 +117,8 @@ def _try(what: str, send: Any) -> None:
 
 
 def _post(url: str, payload: dict[str, Any], settings: Settings) -> None:
+    import httpx  # lazy: settings read AlertsSettings from this module; only an alert needs httpx
+
     answer = httpx.post(url, json=payload, timeout=settings.delivery.timeout)
     answer.raise_for_status()
 

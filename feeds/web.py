@@ -27,7 +27,6 @@ from .changes import Changes
 from .config import HubFeed
 from .errors import UsageError
 from .sections import Section
-from .status import feed_statuses, timeline
 from .templating import environment
 
 if TYPE_CHECKING:
@@ -110,6 +109,8 @@ class StatusPages:
     # --- pages -----------------------------------------------------------------------
 
     def _index(self) -> dict[str, Any]:
+        from .status import feed_statuses, timeline  # lazy, as below: settings read WebSettings from this module
+
         now = self.clock()
         feeds = self.feeds()
         statuses = feed_statuses(feeds, self.ledger, now)
@@ -128,6 +129,8 @@ class StatusPages:
                 "outcomes": line.outcomes, "counts": counts, "names": {f.id: f.name for f in feeds}}
 
     def _feed(self, feed_id: int) -> dict[str, Any] | None:
+        from .status import feed_statuses
+
         feed = next((f for f in self.feeds() if f.id == feed_id), None)
         runs = self.ledger.history(feed_id=feed_id, limit=200)
         if feed is None and not runs:
