@@ -90,12 +90,12 @@ def after_run(settings: Settings, ledger: Ledger, result: RunResult, *, final: b
     if event is None:
         return None
     alerts: AlertsSettings = settings.alerts
-    text = redact.redact(sentence(event, result))
+    text = result.mask(sentence(event, result))  # the run's own secrets (its feed's password) too
     payload: dict[str, Any] = {
         "event": event, "feed_id": result.feed_id, "organisation": result.organisation,
         "feed_name": result.feed_name, "run_id": result.run_id,
         "slot_start": result.slot_start.isoformat() if result.slot_start else None,
-        "error": redact.redact(result.error) if result.error else None,
+        "error": result.mask(result.error) if result.error else None,
         "changes": result.changes.to_json() if result.changes else None, "text": text,
     }
     if alerts.webhook:

@@ -66,6 +66,11 @@ class RunResult:
     slot_start: datetime | None = None
     organisation: int | None = None
     changes: Changes | None = None
+    #: the run's secrets (its feed's password): what it says later, outside the run, is masked with them too
+    secrets: redact.Secrets = field(default_factory=redact.current, repr=False, compare=False)
+
+    def mask(self, text: str) -> str:
+        return self.secrets.mask(text)
 
     @property
     def seconds(self) -> float:
@@ -89,7 +94,7 @@ class RunResult:
             line += f"; changes: {self.changes.short()}"
         if self.notes:
             line += "; " + "; ".join(self.notes)
-        return redact.redact(line)
+        return self.mask(line)
 
 
 def read_feed(hubs: Hubs, feed_id: int) -> tuple[FeedConfig, dict[str, Any]]:
@@ -202,7 +207,7 @@ def _run(
     guard: bool,
 ) -> RunResult:
     result = RunResult(feed_id, seen.name, trigger, slot_start=slot_start, method=seen.method or "",
-                       organisation=seen.organisation)
+                       organisation=seen.organisation, secrets=secrets)
     if not seen.active and not force:
         raise UsageError(f"feed {feed_id} ({seen.name}) is inactive; use --force to run it anyway")
     run_id = ledger.start_run(feed_id, trigger, organisation=seen.organisation, feed_name=seen.name,
@@ -336,7 +341,7 @@ def release(settings: Settings, hub: Hubs | HubClient, ledger: Ledger, run_id: i
     with redact.run_scope() as secrets:
         seen = HubFeed.read(raw)
         result = RunResult(feed_id, seen.name, "manual", method=seen.method or "", organisation=seen.organisation,
-                           changes=Changes.from_json(held["changes"]))
+                           changes=Changes.from_json(held["changes"]), secrets=secrets)
         result.run_id = ledger.start_run(feed_id, "manual", organisation=seen.organisation, feed_name=seen.name,
                                          method=seen.method, started_at=result.started_at)
         result.filename, result.rows, result.bytes, result.sha256 = (held["filename"], held["rows"], held["bytes"],

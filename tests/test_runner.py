@@ -38,3 +38,13 @@ def test_an_invalid_configuration_fails_before_anything_is_fetched(tmp_path):
     assert result.status == "failed" and "delivery_server" in result.error and "is a URL" in result.error
     assert attempts == [] and sandbox.recorded.counts["GET /products"] == 0
     assert row["status"] == "failed" and row["error"] == result.error
+
+
+def test_what_a_run_says_after_it_ended_masks_its_own_password(tmp_path):
+    """The summary line and alerts are made after the run's scope closed; they still mask its password."""
+    settings = make_settings(tmp_path, delivery={"attempts": 1})
+    feed = {**FTP_FEED, "delivery_server": "127.0.0.1", "delivery_port": 9, "delivery_password": "hunter2-secret"}
+    result, _, _ = run(settings, sandbox_with(feed))
+    result.error = f"{result.error} (the server said: bad password hunter2-secret)"
+    assert "hunter2-secret" not in result.summary() and "********" in result.summary()
+    assert redact.redact("hunter2-secret") == "hunter2-secret"  # outside the run, other output is not touched

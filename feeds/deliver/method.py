@@ -19,6 +19,7 @@ method owns:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,8 +49,8 @@ class FeedField:
     hint: str = ""  #: what to give, ending "is required for a ... feed"
 
 
-class Method:
-    """A delivery method. Subclasses set the class attributes and implement the hooks."""
+class Method(ABC):
+    """A delivery method. Subclasses set the class attributes and implement the abstract hooks."""
 
     name: ClassVar[str]
     fields: ClassVar[dict[str, FeedField]] = {}
@@ -87,30 +88,30 @@ class Method:
         """
         return None
 
+    @abstractmethod
     def destination(self, raw: Mapping[str, Any]) -> str:
         """Where a feed's file goes, from Hub's raw configuration (``feeds list``): lenient, no secrets."""
-        raise NotImplementedError
 
     # --- delivery --------------------------------------------------------------
 
+    @abstractmethod
     def target(self, feed: FeedConfig, settings: Settings) -> Target:
         """Where this feed's file goes; ConfigError or SettingsError before anything is sent."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self, target: Target, filename: str = "") -> str:
         """The destination as summaries, history and manifests show it: no secrets."""
-        raise NotImplementedError
 
+    @abstractmethod
     def send(self, job: Job, target: Target, context: Context, settings: Settings) -> str:
         """Deliver once; DeliveryError(transient=...) on failure; return the destination."""
-        raise NotImplementedError
 
     def cleanup(self, target: Target, context: Context, settings: Settings) -> None:
         """Remove temporary files a failed last attempt left (best effort)."""
 
+    @abstractmethod
     def probe(self, target: Target, context: Context, settings: Settings) -> str:
         """Test the destination without sending a feed; return what was checked, or raise DeliveryError."""
-        raise NotImplementedError
 
     def outbox_file(self, job: Job, target: Target, settings: Settings) -> tuple[str, bytes | Path, dict[str, Any]]:
         """What the outbox writes instead of sending: (file name, content, manifest details)."""
