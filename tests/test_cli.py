@@ -135,7 +135,9 @@ def test_show_masks_the_password():
 def test_show_missing_feed_is_one_sentence():
     result = invoke("--config", SANDBOX_TOML, "show", "99")
     assert result.exit_code == 1
-    assert result.output.strip().startswith("error: Hub answered 404 Not Found to GET /feeds/99")
+    # (Log lines of other tests' leftover threads may share the captured stream: find the error line.)
+    (error,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert error.startswith("error: Hub answered 404 Not Found to GET /feeds/99")
     assert "Traceback" not in result.output
 
 
