@@ -16,6 +16,12 @@ from conftest import BIN, SAMPLES, write_settings
 SANDBOX_TOML = str(SAMPLES / "sandbox.toml")
 
 
+def error_line(output: str) -> str:
+    """The one ``error:`` line of a command's output (log lines of other tests' threads may share the stream)."""
+    (line,) = [line for line in output.splitlines() if line.startswith("error:")]
+    return line
+
+
 def invoke(*args, input=None):
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
 
@@ -135,9 +141,7 @@ def test_show_masks_the_password():
 def test_show_missing_feed_is_one_sentence():
     result = invoke("--config", SANDBOX_TOML, "show", "99")
     assert result.exit_code == 1
-    # (Log lines of other tests' leftover threads may share the captured stream: find the error line.)
-    (error,) = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert error.startswith("error: Hub answered 404 Not Found to GET /feeds/99")
+    assert error_line(result.output).startswith("error: Hub answered 404 Not Found to GET /feeds/99")
     assert "Traceback" not in result.output
 
 
@@ -181,7 +185,7 @@ def test_bad_settings_exit_2(tmp_path):
     bad = write_settings(tmp_path / "bad.toml", "[hub]\nclient_secrett = 'x'\n")
     result = invoke("--config", str(bad), "list")
     assert result.exit_code == 2
-    assert result.output.strip() == (
+    assert error_line(result.output) == (
         f"error: unknown setting hub.client_secrett in {bad}; [hub] takes base_url, token_url, client_id, "
         "client_secret, per_page, timeout, attempts, concurrency"
     )
@@ -191,7 +195,7 @@ def test_unreachable_hub_is_one_sentence(tmp_path):
     conf = write_settings(tmp_path / "f.toml", '[hub]\nbase_url = "http://127.0.0.1:9/api/v1"\nattempts = 1\n')
     result = invoke("--config", str(conf), "list")
     assert result.exit_code == 1
-    assert result.output.startswith("error: Hub could not be reached")
+    assert error_line(result.output).startswith("error: Hub could not be reached")
 
 
 def test_installed_command_in_a_subprocess(tmp_path):
