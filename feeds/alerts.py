@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("feeds.alerts")
 
-#: an alert is tried this often, a second apart, then logged
+#: an alert is tried this often, a second apart, then logged; each try waits at most ALERT_TIMEOUT seconds
 ATTEMPTS = 3
+ALERT_TIMEOUT = 10.0
 
 
 class AlertsSettings(Section):
@@ -119,7 +120,8 @@ def _try(what: str, send: Any) -> None:
 def _post(url: str, payload: dict[str, Any], settings: Settings) -> None:
     import httpx  # lazy: settings read AlertsSettings from this module; only an alert needs httpx
 
-    answer = httpx.post(url, json=payload, timeout=settings.delivery.timeout)
+    # An alert waits at most 10 s a try: a hanging receiver must not hold a worker for long.
+    answer = httpx.post(url, json=payload, timeout=min(ALERT_TIMEOUT, settings.delivery.timeout))
     answer.raise_for_status()
 
 
@@ -129,4 +131,4 @@ def _mail(address: str, event: str, text: str, settings: Settings) -> None:
     message["From"] = settings.smtp.sender
     message["To"] = address
     message.set_content(text + "\n\nThis alert was sent by feeds; `feeds history` and the status page say more.\n")
-    send_message(message, address, Context(timeout=settings.delivery.timeout), settings.smtp)
+    send_message(message, address, Context(timeout=min(ALERT_TIMEOUT, settings.delivery.timeout)), settings.smtp)
