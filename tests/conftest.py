@@ -96,6 +96,19 @@ def client(hub_server, sleeps):
         yield hub
 
 
+def two_organisations(base_url: str) -> str:
+    """The [hub] and [organisations.2] tables of the sandbox's two organisations, as settings text."""
+    return f"""
+[hub]
+base_url = "{base_url}"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+[organisations.2]
+client_id = "reseller"
+client_secret = "reseller-secret"
+"""
+
+
 def write_settings(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

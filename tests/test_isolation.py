@@ -30,7 +30,7 @@ from feeds.ledger import Ledger
 from feeds.runner import run_feed
 from feeds.settings import load
 
-from conftest import BIN, REPO, write_settings
+from conftest import BIN, REPO, two_organisations, write_settings
 from delivery_helpers import BASE_FEED, ftp_feed, make_settings, run, sandbox_with, sitc_feed
 from hostile import HostileServer, endless, silent, trickle
 from servers import FtpServer
@@ -84,9 +84,12 @@ def test_private_and_link_local_addresses_are_refused_before_any_socket(tmp_path
         egress.resolve(address, 22)
 
 
-def test_allow_networks_exempts_a_network_and_the_operators_targets_are_exempt(tmp_path):
+def test_allow_networks_exempts_a_network(no_sockets):
     assert egress.denied_by(egress.ipaddress.ip_address("10.0.0.5"), egress.parse_networks(["10.0.0.0/24"])) is None
     assert egress.denied_by(egress.ipaddress.ip_address("10.0.1.5"), egress.parse_networks(["10.0.0.0/24"]))
+
+
+def test_the_operators_targets_are_exempt(tmp_path):
     root = tmp_path / "sftp"
     root.mkdir()
     from servers import SftpServer
@@ -220,15 +223,7 @@ def test_names_with_markup_are_shown_as_text(tmp_path, hub_server, sandbox):
     sandbox.feeds[1]["name"] = "Prices [/] Q4"
     sandbox.feeds[2]["name"] = "[link=https://evil.example]click me[/link]"
     sandbox.feeds[3]["name"] = "[bold red]shouting"
-    conf = write_settings(tmp_path / "feeds.toml", f"""
-[hub]
-base_url = "{hub_server.base_url}"
-client_id = "sandbox"
-client_secret = "sandbox-secret"
-[organisations.2]
-client_id = "reseller"
-client_secret = "reseller-secret"
-""")
+    conf = write_settings(tmp_path / "feeds.toml", two_organisations(hub_server.base_url))
     listed = invoke("--config", str(conf), "list")
     assert listed.exit_code == 0, listed.output
     for name in ("Prices [/] Q4", "[link=https://evil.example]click me[/link]", "[bold red]shouting"):

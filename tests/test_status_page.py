@@ -23,6 +23,7 @@ from feeds.web import StatusPages, WebSettings, check_binding, guarded
 
 from delivery_helpers import email_feed, make_settings, sandbox_with, sitc_feed
 from servers import free_port
+from conftest import two_organisations
 from test_cli import invoke
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -163,14 +164,7 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path):
 
 def test_status_json_has_every_feed_with_its_last_run(tmp_path, hub_server, sandbox):
     conf = tmp_path / "feeds.toml"
-    conf.write_text(f"""
-[hub]
-base_url = "{hub_server.base_url}"
-client_id = "sandbox"
-client_secret = "sandbox-secret"
-[organisations.2]
-client_id = "reseller"
-client_secret = "reseller-secret"
+    conf.write_text(two_organisations(hub_server.base_url) + f"""
 [sitc]
 host = "sitc.example.com"
 [delivery]
