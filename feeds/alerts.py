@@ -15,24 +15,21 @@ import logging
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-import tenacity
 from pydantic import field_validator
 
-from . import redact
+from . import redact, retry
 from .deliver.base import Context
-from .deliver.email import send_message
+from .deliver.email import SmtpSettings, send_message
 from .rules import email_address
 from .sections import Section
 
 if TYPE_CHECKING:
     from .ledger import Ledger
     from .runner import RunResult
-    from .settings import Settings
 
 log = logging.getLogger("feeds.alerts")
 
-#: an alert is tried this often, a second apart, then logged; each try waits at most ALERT_TIMEOUT seconds
-ATTEMPTS = 3
+#: each try of an alert waits at most this long (the tries themselves: ``retry.ALERTS``)
 ALERT_TIMEOUT = 10.0
 
 
@@ -63,12 +60,12 @@ def event_of(ledger: Ledger, result: RunResult, final: bool) -> str | None:
     if feed_id is None:
         return None
     if result.status == "delivered":
-        previous = ledger.streak(feed_id)
-        return "recovered" if ledger.set_streak(feed_id, "ok") and previous != "ok" else None
+        previous = ledger.streaks.get(feed_id)
+        return "recovered" if ledger.streaks.set(feed_id, "ok") and previous != "ok" else None
     if result.status == "held":
-        return "held" if ledger.set_streak(feed_id, "held") else None
+        return "held" if ledger.streaks.set(feed_id, "held") else None
     if result.status == "failed" and final:
-        return "failed" if ledger.set_streak(feed_id, "failed") else None
+        return "failed" if ledger.streaks.set(feed_id, "failed") else None
     return None
 
 
@@ -81,54 +78,56 @@ def sentence(event: str, result: RunResult) -> str:
     return f"{who} recovered: {result.rows} rows delivered to {result.destination}"
 
 
-def after_run(settings: Settings, ledger: Ledger, result: RunResult, *, final: bool = True) -> str | None:
-    """Send the alert a run calls for, if any; never raises. Returns the event sent (or attempted)."""
-    try:
-        event = event_of(ledger, result, final)
-    except Exception as exc:  # the ledger is down: the run is recorded elsewhere; say so and go on
-        log.warning("feed %s: could not read its alert streak (%s)", result.feed_id, exc)
-        return None
-    if event is None:
-        return None
-    alerts: AlertsSettings = settings.alerts
-    text = result.mask(sentence(event, result))  # the run's own secrets (its feed's password) too
-    payload: dict[str, Any] = {
-        "event": event, "feed_id": result.feed_id, "organisation": result.organisation,
-        "feed_name": result.feed_name, "run_id": result.run_id,
-        "slot_start": result.slot_start.isoformat() if result.slot_start else None,
-        "error": result.mask(result.error) if result.error else None,
-        "changes": result.changes.to_json() if result.changes else None, "text": text,
-    }
-    if alerts.webhook:
-        _try(f"the {event} alert to alerts.webhook", lambda: _post(alerts.webhook, payload, settings))
-    for address in alerts.email:
-        _try(f"the {event} alert to {address}", lambda address=address: _mail(address, event, text, settings))
-    if not alerts.webhook and not alerts.email:
-        log.info("feed %s: %s (no [alerts] configured)", result.feed_id, text)
-    return event
+class Alerts:
+    """Who is told (``[alerts]``), and the mail server that tells them (``[smtp]``)."""
+
+    def __init__(self, alerts: AlertsSettings, smtp: SmtpSettings, timeout: float = ALERT_TIMEOUT):
+        self.alerts = alerts
+        self.smtp = smtp
+        self.timeout = min(ALERT_TIMEOUT, timeout)
+
+    def after_run(self, ledger: Ledger, result: RunResult, *, final: bool = True) -> str | None:
+        """Send the alert a run calls for, if any; never raises. Returns the event sent (or attempted)."""
+        try:
+            event = event_of(ledger, result, final)
+        except Exception as exc:  # the ledger is down: the run is recorded elsewhere; say so and go on
+            log.warning("feed %s: could not read its alert streak (%s)", result.feed_id, exc)
+            return None
+        if event is None:
+            return None
+        text = result.mask(sentence(event, result))  # the run's own secrets (its feed's password) too
+        payload: dict[str, Any] = {
+            "event": event, "feed_id": result.feed_id, "organisation": result.organisation,
+            "feed_name": result.feed_name, "run_id": result.run_id,
+            "slot_start": result.slot_start.isoformat() if result.slot_start else None,
+            "error": result.mask(result.error) if result.error else None,
+            "changes": result.changes.to_json() if result.changes else None, "text": text,
+        }
+        if self.alerts.webhook:
+            _try(f"the {event} alert to alerts.webhook", lambda: self._post(payload))
+        for address in self.alerts.email:
+            _try(f"the {event} alert to {address}", lambda address=address: self._mail(address, text))
+        if not self.alerts.webhook and not self.alerts.email:
+            log.info("feed %s: %s (no [alerts] configured)", result.feed_id, text)
+        return event
+
+    def _post(self, payload: dict[str, Any]) -> None:
+        import httpx  # lazy: only an alert needs httpx
+
+        answer = httpx.post(self.alerts.webhook, json=payload, timeout=self.timeout)
+        answer.raise_for_status()
+
+    def _mail(self, address: str, text: str) -> None:
+        message = EmailMessage()
+        message["Subject"] = "[feeds] " + " ".join(text.split())[:150]
+        message["From"] = self.smtp.sender
+        message["To"] = address
+        message.set_content(text + "\n\nThis alert was sent by feeds; `feeds history` and the status page say more.\n")
+        send_message(message, address, Context(timeout=self.timeout), self.smtp)
 
 
 def _try(what: str, send: Any) -> None:
-    retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(ATTEMPTS), wait=tenacity.wait_fixed(1),
-                                 reraise=True)
     try:
-        retrying(send)
+        retry.ALERTS.run(send, lambda exc: True)
     except Exception as exc:
         log.error("%s could not be sent (%s); the run is not affected", what, redact.redact(str(exc)))
-
-
-def _post(url: str, payload: dict[str, Any], settings: Settings) -> None:
-    import httpx  # lazy: settings read AlertsSettings from this module; only an alert needs httpx
-
-    # An alert waits at most 10 s a try: a hanging receiver must not hold a worker for long.
-    answer = httpx.post(url, json=payload, timeout=min(ALERT_TIMEOUT, settings.delivery.timeout))
-    answer.raise_for_status()
-
-
-def _mail(address: str, event: str, text: str, settings: Settings) -> None:
-    message = EmailMessage()
-    message["Subject"] = "[feeds] " + " ".join(text.split())[:150]
-    message["From"] = settings.smtp.sender
-    message["To"] = address
-    message.set_content(text + "\n\nThis alert was sent by feeds; `feeds history` and the status page say more.\n")
-    send_message(message, address, Context(timeout=min(ALERT_TIMEOUT, settings.delivery.timeout)), settings.smtp)

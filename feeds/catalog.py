@@ -271,9 +271,10 @@ class CatalogueBuilder:
         else:
             stock_text = ""
             stock_or_zero = "0" if is_physical(p) else ""
+        price, rrp = money(get("price")), money(get("rrp"))
+        # COLUMN RULES END
         # In Record's field order; tuple.__new__ skips the NamedTuple constructor's call (0.2 µs a product).
-        return _new_record(Record, (code, pid, stock_text, mpn, money(get("price")), money(get("rrp")), vendor,
-                                    name, ean, stock_or_zero))
+        return _new_record(Record, (code, pid, stock_text, mpn, price, rrp, vendor, name, ean, stock_or_zero))
 
     @property
     def unique(self) -> int:

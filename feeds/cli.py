@@ -5,7 +5,8 @@ delivery); 2 wrong usage or unusable settings. Errors are one sentence on
 stderr; a traceback only with -v.
 
 Each command imports what it uses inside its function: ``feeds validate``
-should not wait for httpx, SQLAlchemy and paramiko to load.
+and ``feeds schema`` load neither the settings nor SQLAlchemy, httpx and
+paramiko. The parts are built from the settings by ``wiring.py``.
 """
 
 from __future__ import annotations
@@ -38,21 +39,21 @@ class App:
     @property
     def settings(self):
         if self._settings is None:
-            from . import settings
+            from . import wiring
 
-            self._settings = settings.load(self.config_path)
+            self._settings = wiring.load_settings(self.config_path)
         return self._settings
 
     def hubs(self):
         """A Hub client for each credential set of the settings."""
-        from .hub import Hubs
+        from . import wiring
 
-        return Hubs.from_settings(self.settings)
+        return wiring.open_hubs(self.settings)
 
     def ledger(self):
-        from .ledger import Ledger
+        from . import wiring
 
-        return Ledger(self.settings.database_url)
+        return wiring.open_ledger(self.settings)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -122,25 +123,25 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: s
 @pass_app
 def validate(app: App, paths: tuple[str, ...], remote: bool, feed_id: int | None, as_json: bool) -> None:
     """Validate feed configurations: JSON files (one object or a list; - for stdin)."""
-    from . import validation
+    from . import reports as checked
 
     if remote:
         if paths:
             raise click.UsageError("give either PATH... or --remote, not both")
         with app.hubs() as hubs:
-            reports = validation.check_remote(hubs, feed_id)
+            reports = checked.check_remote(hubs, feed_id)
     else:
         if feed_id is not None:
             raise click.UsageError("--id goes with --remote")
         if not paths:
             raise click.UsageError("give at least one JSON file to validate (or - for stdin, or --remote)")
-        reports = validation.check_paths(list(paths))
+        reports = checked.check_paths(list(paths))
     if as_json:
         _print_json([r.to_json() for r in reports])
     else:
         for report in reports:
             _out(report.to_text())
-    sys.exit(validation.exit_status(reports))
+    sys.exit(checked.exit_status(reports))
 
 
 @cli.command()
@@ -157,9 +158,9 @@ def schema() -> None:
 @pass_app
 def upload(app: App, path: str, dry_run: bool) -> None:
     """Validate, then create (no id) or update (id) feed configurations on Hub."""
-    from . import validation
+    from .reports import uploadable
 
-    feeds = validation.uploadable(path)
+    feeds = uploadable(path)
     if dry_run:
         for feed in feeds:
             verb = f"update feed {feed.id}" if feed.id is not None else "create a new feed"
@@ -223,7 +224,7 @@ def show(app: App, feed_id: int, as_json: bool) -> None:
 @pass_app
 def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, no_guard: bool) -> None:
     """Run one feed now, whatever its timeslot."""
-    from . import alerts, runner
+    from . import runner, wiring
     from .views import progress
 
     if output and not dry_run:
@@ -241,12 +242,12 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, 
             target.flush()
         else:
             ledger = stack.enter_context(app.ledger())
-            ledger.abandon_dead_runs()  # runs of a killed `feeds run` or daemon on this machine
+            ledger.runs.abandon_dead()  # runs of a killed `feeds run` or daemon on this machine
             result = runner.run_feed(
-                app.settings, hub, ledger, feed_id, trigger="manual", force=force, on_page=show_progress,
-                guard=not no_guard,
+                wiring.run_environment(app.settings), hub, ledger, feed_id, trigger="manual", force=force,
+                on_page=show_progress, guard=not no_guard,
             )
-            alerts.after_run(app.settings, ledger, result)
+            wiring.alerts(app.settings).after_run(ledger, result)
     _err(result.summary())
     if result.status != "delivered" and not dry_run:
         sys.exit(1)
@@ -262,7 +263,7 @@ def history(app: App, feed_id: int | None, limit: int, as_json: bool) -> None:
     from .views import history_table
 
     with app.ledger() as ledger:
-        runs = ledger.history(feed_id=feed_id, limit=limit)
+        runs = [run.to_json() for run in ledger.runs.history(feed_id=feed_id, limit=limit)]
     if as_json:
         _print_json(runs)
     else:
@@ -275,10 +276,11 @@ def history(app: App, feed_id: int | None, limit: int, as_json: bool) -> None:
 @pass_app
 def check(app: App, feed_id: int | None, as_json: bool) -> None:
     """Test Hub credentials and delivery targets, sending no feed."""
-    from .check import check_all
+    from . import wiring
+    from .probes import check_all
 
     with app.hubs() as hubs, app.ledger() as ledger:
-        checks = check_all(app.settings, hubs, ledger, feed_id)
+        checks = check_all(wiring.deliveries(app.settings), hubs, ledger, feed_id)
     if as_json:
         _print_json([c.to_json() for c in checks])
     else:
@@ -315,11 +317,11 @@ def status(app: App, as_json: bool) -> None:
 @pass_app
 def release(app: App, run_id: int) -> None:
     """Deliver a held file exactly as it was held."""
-    from . import alerts, runner
+    from . import runner, wiring
 
     with app.hubs() as hubs, app.ledger() as ledger:
-        result = runner.release(app.settings, hubs, ledger, run_id)
-        alerts.after_run(app.settings, ledger, result)
+        result = runner.release(wiring.run_environment(app.settings), hubs, ledger, run_id)
+        wiring.alerts(app.settings).after_run(ledger, result)
     _err(result.summary())
     if result.status != "delivered":
         sys.exit(1)
@@ -332,28 +334,29 @@ def release(app: App, run_id: int) -> None:
 def forget_host_key(app: App, host: str, port: int) -> None:
     """Forget the remembered SFTP host key of HOST:PORT (after a key change you have checked)."""
     with app.ledger() as ledger:
-        known = ledger.host_key(host, port)
+        known = ledger.host_keys.get(host, port)
         if known is None:
             raise UsageError(f"no host key is remembered for {host}:{port}")
-        ledger.forget_host_key(host, port)
-    _out(f"forgot the host key of {host}:{port} ({known[2]}); the next delivery remembers the key it sees")
+        ledger.host_keys.forget(host, port)
+    _out(f"forgot the host key of {host}:{port} ({known.fingerprint}); the next delivery remembers the key it sees")
 
 
 @cli.command()
-@click.option("--metrics-port", type=click.IntRange(0, 65535),
-              help="Serve the status page, Prometheus metrics and /healthz on this port.")
-@click.option("--metrics-host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; beyond loopback only with web.token set.")
+@click.option("--web-port", "--metrics-port", "web_port", type=click.IntRange(0, 65535),
+              help="Serve the status page, Prometheus metrics and /healthz on this port (--metrics-port is the "
+                   "older name).")
+@click.option("--web-host", "--metrics-host", "web_host", default="127.0.0.1", show_default=True,
+              help="Address the status page listens on; beyond loopback only with web.token set.")
 @pass_app
-def daemon(app: App, metrics_port: int | None, metrics_host: str) -> None:
+def daemon(app: App, web_port: int | None, web_host: str) -> None:
     """Deliver every active feed in its timeslot, every day."""
-    from .daemon import run_daemon
+    from . import wiring
 
     if app.verbose == 0:
         # A daemon's journal should show every run and wake, not only problems.
         logging.getLogger("feeds").setLevel(logging.INFO)
 
-    run_daemon(app.settings, metrics_port=metrics_port, metrics_host=metrics_host)
+    wiring.service(app.settings, web_port=web_port, web_host=web_host).run()
 
 
 @cli.command()

@@ -98,3 +98,14 @@ def resolve(host: str, port: int, allowed: tuple[Network, ...] = ()) -> str:
     if not addresses:
         raise DeliveryError(f"the host name {host!r} has no address", transient=True, reason="host not found")
     return addresses[0]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address given in the settings is this machine's loopback (no DNS lookup)."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False

@@ -1,28 +1,31 @@
 """The retry policy: how often and how patiently anything is tried again.
 
-One place for every "try again": the Hub client's requests, delivery
-attempts, the daemon's re-reads of the feed list, catalogue re-reads and the
-runs of one slot. Each ``RetryPolicy`` is built from the settings; changing
-how feeds retries is a change here.
+One place for every "try again", each a named policy: Hub requests
+(``HUB``), delivery attempts (``DELIVERY``), alerts (``ALERTS``), setting up
+the ledger's tables while another process does the same (``LEDGER_SETUP``),
+the daemon's re-reads of the feed list (``FEED_LIST``), whole re-reads of a
+catalogue (``CATALOGUE_READS``) and the runs of one slot (``RUNS_PER_SLOT``).
+The settings that tune a policy (``hub.attempts``, ``delivery.attempts``,
+``delivery.retry_wait``) take their defaults from here; the parts that retry
+take their policy from here and define no numbers of their own. Changing how
+feeds retries is a change to this file alone.
+
+What counts as transient stays with whoever knows: the Hub client (status
+codes), each delivery method (its library's errors). This is the only module
+that uses tenacity.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import tenacity
 
-if TYPE_CHECKING:  # settings import the delivery methods; this module stays a leaf
-    from .settings import Settings
-
-#: a feed that keeps failing is run at most this often per slot (a wrong password
-#: should not lock an account with 48 logins a day); its next day's slot tries again
-RUNS_PER_SLOT = 3
-#: whole re-reads of a catalogue whose page totals do not add up
-CATALOGUE_READS = 3
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class RetryPolicy:
     first_wait: float
     max_wait: float
     jitter: float = 0.0
+
+    def but(self, **changes: Any) -> RetryPolicy:
+        """This policy with some numbers changed (a setting such as ``hub.attempts``)."""
+        return dataclasses.replace(self, **changes)
 
     def pause(self, retry_number: int) -> float:
         """The pause before retry ``retry_number`` (1 for the first retry), without jitter."""
@@ -45,40 +52,58 @@ class RetryPolicy:
             yield self.pause(number)
             number += 1
 
-    def wait(self) -> tenacity.wait.wait_base:
-        wait = tenacity.wait_exponential(multiplier=self.first_wait, max=self.max_wait)
-        return wait + tenacity.wait_random(0, self.jitter) if self.jitter else wait
-
-    def retrying(
+    def run(
         self,
+        call: Callable[[], T],
         retry_if: Callable[[BaseException], bool],
         *,
         sleep: Callable[[float], None] = time.sleep,
-        before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
-        wait: Callable[[tenacity.RetryCallState], float] | None = None,
-    ) -> tenacity.Retrying:
-        """A tenacity ``Retrying`` for this policy; the last error is re-raised as it was."""
-        options: dict[str, Any] = {"before_sleep": before_sleep} if before_sleep else {}
-        return tenacity.Retrying(
+        on_retry: Callable[[BaseException, int], None] | None = None,
+        pause_for: Callable[[BaseException], float | None] | None = None,
+    ) -> T:
+        """Call ``call`` until it succeeds, fails with an error ``retry_if`` refuses, or the attempts are used.
+
+        The last error is raised as it was. ``on_retry(error, next_attempt)``
+        is told before each pause; ``pause_for(error)`` may replace a pause
+        (Hub's Retry-After).
+        """
+        exponential = tenacity.wait_exponential(multiplier=self.first_wait, max=self.max_wait)
+        jittered = exponential + tenacity.wait_random(0, self.jitter) if self.jitter else exponential
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            if pause_for is not None and state.outcome is not None:
+                chosen = pause_for(state.outcome.exception())
+                if chosen is not None:
+                    return chosen
+            return jittered(state)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            if on_retry is not None and state.outcome is not None:
+                on_retry(state.outcome.exception(), state.attempt_number + 1)
+
+        retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts),
-            wait=wait or self.wait(),
+            wait=wait,
             retry=tenacity.retry_if_exception(retry_if),
             sleep=sleep,
+            before_sleep=before_sleep,
             reraise=True,
-            **options,
         )
+        return retrying(call)
 
 
-def hub_policy(attempts: int, backoff: float = 0.5) -> RetryPolicy:
-    """Hub requests (SPEC §1): exponential backoff with jitter; ``hub.attempts`` tries."""
-    return RetryPolicy(attempts=attempts, first_wait=backoff, max_wait=backoff * 60, jitter=backoff)
-
-
-def delivery_policy(settings: Settings) -> RetryPolicy:
-    """Delivery attempts (SPEC §4): ``delivery.attempts`` tries, pauses from ``delivery.retry_wait``."""
-    wait = settings.delivery.retry_wait
-    return RetryPolicy(attempts=settings.delivery.attempts, first_wait=wait, max_wait=wait * 30)
-
-
+#: Hub requests (SPEC §1): exponential backoff with jitter; ``hub.attempts`` overrides the attempts
+HUB = RetryPolicy(attempts=5, first_wait=0.5, max_wait=30.0, jitter=0.5)
+#: delivery attempts (SPEC §4); ``delivery.attempts`` and ``delivery.retry_wait`` override the first two numbers
+DELIVERY = RetryPolicy(attempts=3, first_wait=5.0, max_wait=150.0)
+#: an alert to the webhook or by mail: a few quick tries, then it is logged (it never fails a run)
+ALERTS = RetryPolicy(attempts=3, first_wait=1.0, max_wait=1.0)
+#: creating the ledger's tables while another process creates them too
+LEDGER_SETUP = RetryPolicy(attempts=5, first_wait=0.1, max_wait=0.5)
 #: the daemon's feed list when Hub is down at a wake: 15 s, doubling to 2 min, until the slot nearly ends
 FEED_LIST = RetryPolicy(attempts=0, first_wait=15.0, max_wait=120.0)
+#: whole re-reads of a catalogue whose page totals do not add up
+CATALOGUE_READS = 3
+#: a feed that keeps failing is run at most this often per slot (a wrong password should not lock an
+#: account with 48 logins a day); its next day's slot tries again
+RUNS_PER_SLOT = 3

@@ -1,9 +1,13 @@
-"""One feed run, end to end.
+"""One feed run, end to end, and the release of a held one.
 
-configuration (from Hub) -> validation -> catalogue -> file -> delivery ->
-ledger entry and archive. Every step that can refuse does so before anything
-is sent: an invalid configuration or an unsafe file name fails the run with the
-validator's message, and no byte leaves the machine.
+configuration (from Hub) -> validation -> catalogue -> file -> guard ->
+delivery -> ledger entry and archive. Every step that can refuse does so
+before anything is sent: an invalid configuration or an unsafe file name
+fails the run with the validator's message, and no byte leaves the machine.
+
+A run and a release are recorded and delivered by the same code (``_Run``):
+one deadline over the whole run, one way to be cancelled, one record of the
+leftovers an upload may leave, one mapping of errors to a failed run.
 """
 
 from __future__ import annotations
@@ -12,17 +16,19 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import archive, failpoints, redact
+from . import failpoints, redact
+from .archive import Archive
 from .catalog import Catalogue, load_catalogue
-from .changes import Changes, Snapshot, columns_of, compare, hold_reason
-from .config import SECRET_FIELDS, FeedConfig, HubFeed, check_feed
-from .deliver import Attempt, Context, Job, deliver, limits, target_for
+from .changes import Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
+from .config import SECRET_FIELDS, FeedConfig, HubFeed, validated
+from .deliver import Attempt, Deliveries, Job, Target, limits
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
 from .filenames import check_filename
 from .hub import Credentials, HubClient, Hubs, as_hubs
@@ -30,8 +36,8 @@ from .ledger import parse_stamp
 from .render import render_feed
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
-    from .settings import Settings
+    from .ledger import Ledger, RunRow
+
 
 class _Held(Exception):
     """The guard held the file: the run ends here, archived and recorded, with nothing sent."""
@@ -41,6 +47,15 @@ class _Held(Exception):
 CatalogueSource = Catalogue | Callable[[Credentials], Catalogue] | None
 
 log = logging.getLogger("feeds.run")
+
+
+@dataclass(frozen=True)
+class RunEnvironment:
+    """What a run needs from the settings: the deliveries, the guard, the archive. Built once, at the top."""
+
+    deliveries: Deliveries
+    guard: GuardSettings
+    archive: Archive
 
 
 @dataclass
@@ -84,9 +99,8 @@ class RunResult:
         elif self.status == "held":
             line = f"{who}: held {self.rows} rows, not sent: {self.error}"
         else:
-            verb = {"delivered": "delivered", "rendered": "rendered"}.get(self.status, self.status)
             line = (
-                f"{who}: {verb} {self.rows} rows, {self.bytes} bytes"
+                f"{who}: {self.status} {self.rows} rows, {self.bytes} bytes"
                 + (f" to {self.destination}" if self.destination else "")
                 + f" in {self.seconds:.1f} s"
             )
@@ -101,17 +115,6 @@ def read_feed(hubs: Hubs, feed_id: int) -> tuple[FeedConfig, dict[str, Any]]:
     """Fetch a feed configuration from Hub and validate it; ConfigError when invalid."""
     raw = hubs.get_feed(feed_id)
     return validated(raw, feed_id), raw
-
-
-def validated(raw: Mapping[str, Any], feed_id: int | None = None) -> FeedConfig:
-    check = check_feed(raw)
-    label = f"feed {feed_id if feed_id is not None else raw.get('id')}"
-    for warning in check.warnings:
-        log.warning("%s: %s", label, warning)
-    if check.feed is None:
-        problems = [str(p) for p in check.errors]
-        raise ConfigError(f"{label} is invalid: " + "; ".join(problems), problems)
-    return check.feed
 
 
 def file_name(feed: FeedConfig, when: datetime) -> str:
@@ -147,8 +150,105 @@ def dry_run(
     return result
 
 
+class _Run:
+    """One run's record and delivery, from its first ledger row to its last: shared by a run and a release.
+
+    The deadline (``delivery.run_deadline_minutes``) starts with the run and
+    covers all of it; ``recorded`` turns whatever ends the run into its status
+    and error, archives the file and writes the run's last row; ``deliver``
+    is the one way a file is sent.
+    """
+
+    def __init__(self, env: RunEnvironment, ledger: Ledger, result: RunResult,
+                 cancel: threading.Event | None, sleep: Callable[[float], None] | None):
+        self.env, self.ledger, self.result = env, ledger, result
+        self.cancel = cancel or threading.Event()
+        self.sleep = sleep
+        self.watchdog = limits.Watchdog(env.deliveries.settings.deadline_seconds)
+        self.spool: Path | None = None  #: a file rendered by this run, archived when it ends
+        self.archived: Path | None = None  #: the file the run's ledger row links to
+
+    def start(self, on_started: Callable[[int], None] | None = None) -> None:
+        result = self.result
+        result.run_id = self.ledger.runs.start(
+            result.feed_id or 0, result.trigger, organisation=result.organisation, feed_name=result.feed_name,
+            method=result.method or None, slot_start=result.slot_start, started_at=result.started_at)
+        if on_started is not None:
+            on_started(result.run_id)
+
+    @contextmanager
+    def recorded(self) -> Iterator[None]:
+        """The run's body: whatever ends it is its status; its file is archived and its last row written."""
+        result = self.result
+        self.watchdog.__enter__()  # no run lasts longer, whatever a server does
+        try:
+            yield
+        except _Held:
+            pass  # the status says so; the file is archived below
+        except Cancelled as exc:
+            result.status, result.error = "failed", f"cut off: {exc}"
+        except FeedsError as exc:
+            result.status, result.error = "failed", str(exc)
+        except OSError as exc:  # the local disk: the spool or archive folder full or not writable
+            result.status, result.error = "failed", (f"the file could not be written on this machine: "
+                                                     f"{exc.strerror} ({exc.filename})")
+        except Exception as exc:  # a bug must not stop the other feeds: record it
+            log.exception("feed %s: unexpected error", result.feed_id)
+            result.status, result.error = "failed", f"unexpected {type(exc).__name__}: {exc}"
+        finally:
+            self.watchdog.__exit__()
+            result.ended_at = datetime.now(timezone.utc)
+            self._archive()
+            self.ledger.runs.update(
+                result.run_id, status=result.status, ended_at=result.ended_at, error=result.error,
+                destination=result.destination, attempts=result.attempts,
+                archive_path=str(self.archived) if self.archived else None,
+            )
+        _log(result)
+
+    def _archive(self) -> None:
+        spool, result = self.spool, self.result
+        if spool is None or not spool.exists():
+            return
+        try:
+            self.archived = self.env.archive.keep(result.feed_id or 0, spool, result.filename or "feed.csv",
+                                                  result.run_id or 0, result.started_at)
+        except OSError as exc:
+            log.warning("feed %s: the file could not be archived (%s)", result.feed_id, exc.strerror)
+            spool.unlink(missing_ok=True)
+
+    def deliver(self, feed: FeedConfig, job: Job, target: Target) -> None:
+        """Send ``job`` to ``target``: its shared name claimed, leftovers tracked, every attempt recorded."""
+        result, ledger = self.result, self.ledger
+        shared = feed.method.shared_name(feed)
+        if shared is not None:  # a name all organisations write to: its first organisation owns it
+            owner = ledger.names.take(feed.method.name, shared, feed.organisation, result.feed_id or 0)
+            if owner is not None:
+                raise ConfigError(
+                    f"the {feed.method.name} file name {shared!r} belongs to organisation {owner.organisation} "
+                    f"(its feed {owner.feed_id} first delivered it, {owner.claimed_at[:10]}); another "
+                    f"organisation's feed may not replace that file: choose another {feed.method.file_name_field()}")
+        where = target.describe("")
+        feed_id = result.feed_id or 0
+        context = self.watchdog.watch(self.env.deliveries.context(
+            host_keys=ledger.host_keys,
+            cancel=self.cancel,
+            leftovers=ledger.leftovers.get(feed_id, where),  # from a run that was killed mid-upload
+            on_leftovers=lambda paths: ledger.leftovers.set(feed_id, where, paths),
+        ))
+
+        def attempt_done(attempt: Attempt) -> None:
+            result.attempts = attempt.number
+            ledger.runs.record_attempt(result.run_id or 0, attempt.number, attempt.started_at, attempt.ended_at,
+                                       attempt.error)
+
+        result.destination, result.attempts = self.env.deliveries.send(job, target, context, on_attempt=attempt_done,
+                                                                       sleep=self.sleep)
+        result.status = "delivered"
+
+
 def run_feed(
-    settings: Settings,
+    env: RunEnvironment,
     hub: Hubs | HubClient,
     ledger: Ledger,
     feed_id: int,
@@ -173,8 +273,8 @@ def run_feed(
     catalogue of the feed's own organisation's credentials, and a feed whose
     organisation has none fails before anything is fetched or sent (SPEC
     §10). ``cancel`` is an event that cuts the upload off (the daemon's
-    shutdown). An inactive feed is refused (UsageError) unless
-    ``force``; that refusal is not a run and is not recorded.
+    shutdown). An inactive feed is refused (UsageError) unless ``force``;
+    that refusal is not a run and is not recorded.
 
     The run has its own secrets scope: the feed's delivery password is masked
     in what this run writes, and only there (``redact.run_scope``).
@@ -182,125 +282,54 @@ def run_feed(
     hubs = as_hubs(hub)
     if raw is None:
         raw = hubs.get_feed(feed_id)
-    with redact.run_scope() as secrets:
-        return _run(settings, hubs, ledger, feed_id, HubFeed.read(raw), secrets, trigger=trigger, force=force,
-                    catalogue=catalogue, slot_start=slot_start, cancel=cancel, on_started=on_started,
-                    on_page=on_page, sleep=sleep, guard=guard)
-
-
-def _run(
-    settings: Settings,
-    hubs: Hubs,
-    ledger: Ledger,
-    feed_id: int,
-    seen: HubFeed,
-    secrets: redact.Secrets,
-    *,
-    trigger: str,
-    force: bool,
-    catalogue: CatalogueSource,
-    slot_start: datetime | None,
-    cancel: threading.Event | None,
-    on_started: Callable[[int], None] | None,
-    on_page: Callable[[int, int | None], None] | None,
-    sleep: Callable[[float], None] | None,
-    guard: bool,
-) -> RunResult:
-    result = RunResult(feed_id, seen.name, trigger, slot_start=slot_start, method=seen.method or "",
-                       organisation=seen.organisation, secrets=secrets)
+    seen = HubFeed.read(raw)
     if not seen.active and not force:
         raise UsageError(f"feed {feed_id} ({seen.name}) is inactive; use --force to run it anyway")
-    run_id = ledger.start_run(feed_id, trigger, organisation=seen.organisation, feed_name=seen.name,
-                              method=seen.method, slot_start=slot_start, started_at=result.started_at)
-    result.run_id = run_id
-    if on_started is not None:
-        on_started(run_id)
-    spool: Path | None = None
-    deadline = settings.delivery.run_deadline_minutes
-    watchdog = limits.Watchdog(deadline * 60).__enter__()  # no run lasts longer, whatever a server does
-    try:
-        feed = validated(seen.raw, feed_id)
-        secrets.add(*(getattr(feed, name) for name in SECRET_FIELDS))
-        generated_at = datetime.now(timezone.utc)
-        result.filename = file_name(feed, generated_at)
-        target = target_for(feed, settings)  # refuses an unconfirmed SITC feed before any work
-        result.destination = target.describe(result.filename)
-        source = hubs.for_organisation(feed.organisation)  # its own prices, never an ancestor's
-        if callable(catalogue):
-            catalogue = catalogue(source)
-        catalogue = catalogue or load_catalogue(source.client, on_page=on_page)
-        archive_dir = settings.archive_path
-        fd, spool = archive.spool_file(archive_dir)
-        with os.fdopen(fd, "wb") as out:
-            rendered = render_feed(catalogue, feed, out)
-        result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
-        result.notes = catalogue.notes(feed)
-        blocks = columns_of(catalogue.records)  # read once for the snapshot and the comparison
-        snapshot = Snapshot.of(catalogue.records, blocks)
-        previous = ledger.last_delivered_snapshot(feed_id)
-        result.changes = compare(previous, blocks, prices="price" in feed.columns, stock="stock" in feed.columns)
-        del blocks
-        ledger.update_run(run_id, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
-                          sha256=rendered.sha256, destination=result.destination, changes=result.changes.to_json())
-        ledger.store_snapshot(run_id, feed_id, snapshot)
-        held = hold_reason(previous, snapshot, settings.guard) if guard else None
-        if held is not None:  # a broken catalogue is held, archived, and sent to nobody (SPEC §12)
-            result.status, result.error = "held", f"{held}; release it with: feeds release {run_id}"
-            raise _Held
-        job = Job(feed, spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at, run_id,
-                  changes=result.changes)
-        shared = feed.method.shared_name(feed)
-        if shared is not None:  # a name all organisations write to (SITC): its first organisation owns it
-            ledger.claim_shared_name(feed.method.name, shared, feed.organisation, feed_id)
-        where = target.describe("")
-        context = watchdog.watch(Context(
-            timeout=settings.delivery.timeout,
-            host_keys=ledger,
-            cancel=cancel or threading.Event(),
-            leftovers=ledger.leftovers(feed_id, where),  # from a run that was killed mid-upload
-            on_leftovers=lambda paths: ledger.set_leftovers(feed_id, where, paths),
-            allowed=settings.delivery.allowed_networks,
-            deadline_text=f"delivery.run_deadline_minutes ({deadline:g} min)",
-        ))
-
-        def attempt_done(attempt: Attempt) -> None:
-            result.attempts = attempt.number
-            ledger.record_attempt(run_id, attempt.number, attempt.started_at, attempt.ended_at, attempt.error)
-
-        result.destination, result.attempts = deliver(job, target, settings, context, on_attempt=attempt_done,
-                                                      sleep=sleep)
-        result.status = "delivered"
-        ledger.prune_snapshots(feed_id, run_id)
-        failpoints.reached("ledger")
-    except _Held:
-        pass  # the status says so; the file is archived below
-    except Cancelled as exc:
-        result.status, result.error = "failed", f"cut off: {exc}"
-    except FeedsError as exc:
-        result.status, result.error = "failed", str(exc)
-    except OSError as exc:  # the local disk: the spool or archive folder full or not writable
-        result.status, result.error = "failed", f"the file could not be written on this machine: {exc.strerror} ({exc.filename})"
-    except Exception as exc:  # a bug must not stop the other feeds: record it
-        log.exception("feed %s: unexpected error", feed_id)
-        result.status, result.error = "failed", f"unexpected {type(exc).__name__}: {exc}"
-    finally:
-        watchdog.__exit__()
-        result.ended_at = datetime.now(timezone.utc)
-        kept: Path | None = None
-        if spool is not None and spool.exists():
-            try:
-                kept = archive.keep(settings.archive_path, feed_id, spool, result.filename or "feed.csv", run_id,
-                                    result.started_at, settings.state.archive_keep)
-            except OSError as exc:
-                log.warning("feed %s: the file could not be archived (%s)", feed_id, exc.strerror)
-                spool.unlink(missing_ok=True)
-        ledger.update_run(
-            run_id, status=result.status, ended_at=result.ended_at, error=result.error,
-            destination=result.destination, attempts=result.attempts,
-            archive_path=str(kept) if kept else None,
-        )
-    _log(result)
+    with redact.run_scope() as secrets:
+        result = RunResult(feed_id, seen.name, trigger, slot_start=slot_start, method=seen.method or "",
+                           organisation=seen.organisation, secrets=secrets)
+        run = _Run(env, ledger, result, cancel, sleep)
+        run.start(on_started)
+        with run.recorded():
+            feed = validated(seen.raw, feed_id)
+            secrets.add(*(getattr(feed, name) for name in SECRET_FIELDS))
+            generated_at = datetime.now(timezone.utc)
+            result.filename = file_name(feed, generated_at)
+            target = env.deliveries.target(feed)  # refuses an unconfirmed SITC feed before any work
+            result.destination = target.describe(result.filename)
+            source = hubs.for_organisation(feed.organisation)  # its own prices, never an ancestor's
+            if callable(catalogue):
+                catalogue = catalogue(source)
+            catalogue = catalogue or load_catalogue(source.client, on_page=on_page)
+            job = _render(run, feed, catalogue, generated_at, guard)
+            run.deliver(feed, job, target)
+            ledger.snapshots.prune(feed_id, result.run_id or 0)
+            failpoints.reached("ledger")
     return result
+
+
+def _render(run: _Run, feed: FeedConfig, catalogue: Catalogue, generated_at: datetime, guard: bool) -> Job:
+    """Render the file into the spool, compare it with the last delivery, and hold it if it looks broken."""
+    result, ledger = run.result, run.ledger
+    fd, run.spool = run.env.archive.spool_file()
+    with os.fdopen(fd, "wb") as out:
+        rendered = render_feed(catalogue, feed, out)
+    result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
+    result.notes = catalogue.notes(feed)
+    blocks = columns_of(catalogue.records)  # read once for the snapshot and the comparison
+    snapshot = Snapshot.of(catalogue.records, blocks)
+    previous = ledger.snapshots.last_delivered(result.feed_id or 0)
+    result.changes = compare(previous, blocks, prices="price" in feed.columns, stock="stock" in feed.columns)
+    del blocks
+    ledger.runs.update(result.run_id or 0, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
+                       sha256=rendered.sha256, destination=result.destination, changes=result.changes.to_json())
+    ledger.snapshots.store(result.run_id or 0, result.feed_id or 0, snapshot)
+    held = hold_reason(previous, snapshot, run.env.guard) if guard else None
+    if held is not None:  # a broken catalogue is held, archived, and sent to nobody (SPEC §12)
+        result.status, result.error = "held", f"{held}; release it with: feeds release {result.run_id}"
+        raise _Held
+    return Job(feed, run.spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at,
+               result.run_id, changes=result.changes)
 
 
 def _log(result: RunResult) -> None:
@@ -313,7 +342,7 @@ def _log(result: RunResult) -> None:
         log.info("%s", line)
 
 
-def release(settings: Settings, hub: Hubs | HubClient, ledger: Ledger, run_id: int,
+def release(env: RunEnvironment, hub: Hubs | HubClient, ledger: Ledger, run_id: int,
             sleep: Callable[[float], None] | None = None) -> RunResult:
     """``feeds release RUN_ID``: deliver a held file exactly as it was held, and record a delivered run.
 
@@ -322,67 +351,51 @@ def release(settings: Settings, hub: Hubs | HubClient, ledger: Ledger, run_id: i
     held run's slot counts as delivered afterwards, so the daemon does not
     render it again.
     """
-    held = ledger.run(run_id)
-    if held is None:
-        raise UsageError(f"there is no run {run_id} in the ledger; `feeds history` lists the runs")
-    if held["status"] != "held":
-        raise UsageError(f"run {run_id} is {held['status']}, not held; only a held file can be released")
-    path = Path(held["archive_path"] or "")
-    if not held["archive_path"] or not path.is_file():
-        raise ConfigError(f"run {run_id}'s held file is no longer in the archive ({held['archive_path']}); "
-                          f"run the feed again with: feeds run --id {held['feed_id']}")
-    data_sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    if data_sha != held["sha256"]:
-        raise ConfigError(f"run {run_id}'s archived file does not match what was held (SHA-256 differs); "
-                          "nothing was sent")
+    held = _held_run(ledger, run_id)
+    path = Path(held.archive_path or "")
     hubs = as_hubs(hub)
-    feed_id = held["feed_id"]
-    raw = hubs.get_feed(feed_id)
+    feed_id = held.feed_id
+    seen = HubFeed.read(hubs.get_feed(feed_id))
     with redact.run_scope() as secrets:
-        seen = HubFeed.read(raw)
         result = RunResult(feed_id, seen.name, "manual", method=seen.method or "", organisation=seen.organisation,
-                           changes=Changes.from_json(held["changes"]), secrets=secrets)
-        result.run_id = ledger.start_run(feed_id, "manual", organisation=seen.organisation, feed_name=seen.name,
-                                         method=seen.method, started_at=result.started_at)
-        result.filename, result.rows, result.bytes, result.sha256 = (held["filename"], held["rows"], held["bytes"],
-                                                                     held["sha256"])
-        try:
-            feed = validated(raw, feed_id)
+                           changes=Changes.from_json(held.changes), secrets=secrets)
+        run = _Run(env, ledger, result, None, sleep)
+        run.start()
+        result.filename, result.rows, result.bytes, result.sha256 = (held.filename or "", held.rows or 0,
+                                                                     held.bytes or 0, held.sha256 or "")
+        run.archived = path
+        with run.recorded():
+            feed = validated(seen.raw, feed_id)
             secrets.add(*(getattr(feed, name) for name in SECRET_FIELDS))
-            target = target_for(feed, settings)
+            target = env.deliveries.target(feed)
             result.destination = target.describe(result.filename)
-            shared = feed.method.shared_name(feed)
-            if shared is not None:
-                ledger.claim_shared_name(feed.method.name, shared, feed.organisation, feed_id)
-            ledger.update_run(result.run_id, filename=result.filename, rows=result.rows, bytes=result.bytes,
-                              sha256=result.sha256, destination=result.destination, changes=held["changes"],
-                              archive_path=str(path))
+            ledger.runs.update(result.run_id or 0, filename=result.filename, rows=result.rows, bytes=result.bytes,
+                               sha256=result.sha256, destination=result.destination, changes=held.changes,
+                               archive_path=str(path))
             job = Job(feed, path, result.filename, result.bytes, result.sha256, result.rows, result.started_at,
                       result.run_id, changes=result.changes)
-            context = Context(timeout=settings.delivery.timeout, host_keys=ledger,
-                              allowed=settings.delivery.allowed_networks)
-
-            def attempt_done(attempt: Attempt) -> None:
-                result.attempts = attempt.number
-                ledger.record_attempt(result.run_id, attempt.number, attempt.started_at, attempt.ended_at,
-                                      attempt.error)
-
-            with limits.Watchdog(settings.delivery.run_deadline_minutes * 60) as watchdog:
-                watchdog.watch(context)
-                result.destination, result.attempts = deliver(job, target, settings, context,
-                                                              on_attempt=attempt_done, sleep=sleep)
-            result.status = "delivered"
-            snapshot = ledger.snapshot_of(run_id)
+            run.deliver(feed, job, target)
+            snapshot = ledger.snapshots.of_run(run_id)
             if snapshot is not None:
-                ledger.store_snapshot(result.run_id, feed_id, snapshot)
-                ledger.prune_snapshots(feed_id, result.run_id)
-            if held["slot_start"]:
-                ledger.settle(feed_id, parse_stamp(held["slot_start"]), "delivered")
-        except FeedsError as exc:
-            result.status, result.error = "failed", str(exc)
-        finally:
-            result.ended_at = datetime.now(timezone.utc)
-            ledger.update_run(result.run_id, status=result.status, ended_at=result.ended_at, error=result.error,
-                              destination=result.destination, attempts=result.attempts)
-        _log(result)
+                ledger.snapshots.store(result.run_id or 0, feed_id, snapshot)
+                ledger.snapshots.prune(feed_id, result.run_id or 0)
+            if held.slot_start:
+                ledger.claims.settle(feed_id, parse_stamp(held.slot_start), "delivered")  # type: ignore[arg-type]
     return result
+
+
+def _held_run(ledger: Ledger, run_id: int) -> RunRow:
+    """The held run to release, its archived file checked; UsageError or ConfigError otherwise."""
+    held = ledger.runs.get(run_id)
+    if held is None:
+        raise UsageError(f"there is no run {run_id} in the ledger; `feeds history` lists the runs")
+    if held.status != "held":
+        raise UsageError(f"run {run_id} is {held.status}, not held; only a held file can be released")
+    path = Path(held.archive_path or "")
+    if not held.archive_path or not path.is_file():
+        raise ConfigError(f"run {run_id}'s held file is no longer in the archive ({held.archive_path}); "
+                          f"run the feed again with: feeds run --id {held.feed_id}")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != held.sha256:
+        raise ConfigError(f"run {run_id}'s archived file does not match what was held (SHA-256 differs); "
+                          "nothing was sent")
+    return held

@@ -1,7 +1,11 @@
 """The base of every settings section: strict types, frozen, unknown keys refused.
 
-Sections live beside the code that reads them (``[smtp]`` in the email
-method, ``[sitc]`` in the SITC method, ...); ``settings.py`` gathers them.
+A section is declared by the part of the program that reads it (``[hub]`` by
+the Hub client, ``[smtp]`` by the email method, ``[guard]`` by the change
+summary, ...) and handed to that part alone. ``wiring.py`` gathers them into
+the product's ``Settings``; ``settings.py`` reads a file and the environment
+into whatever sections it is given. Secrets are declared by structure: a
+``SecretStr`` field is a secret, masked wherever it could be written.
 """
 
 from __future__ import annotations
@@ -11,3 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    def notices(self) -> list[str]:
+        """Warnings to log when the settings are read: what is allowed but unwise (plain text on the wire)."""
+        return []

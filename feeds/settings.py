@@ -1,156 +1,70 @@
 """Settings: a TOML file, overridden key by key by FEEDS_<SECTION>_<KEY>.
 
+This module reads; it does not know what the sections are. The parts of the
+program declare their own sections (``sections.Section``), ``wiring.py``
+composes them into the product's ``Settings`` with ``compose``, and ``load``
+fills any such model from a file and the environment.
+
 The file is chosen by ``--config``, else ``$FEEDS_CONFIG``, else
 ``./feeds.toml`` when it exists, else the built-in defaults are used. Unknown
 keys and wrong types are errors that name the key (exit status 2), because a
 misspelt setting that is silently ignored is worse than one that stops.
 Relative paths are taken from the current directory, like any command line
 tool's.
+
+Every ``SecretStr`` value of every section is registered as a secret when the
+settings are read, so that it is masked in everything the process writes.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import tomllib
-from urllib.parse import urlsplit
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_args, get_origin
 
-from pydantic import Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import Field, SecretStr, ValidationError, create_model
 
 from . import redact
-from .alerts import AlertsSettings
-from .changes import GuardSettings
-from .deliver import settings_sections
-from .egress import parse_networks
 from .errors import SettingsError
 from .sections import Section
-from .web import WebSettings
 
 log = logging.getLogger("feeds.settings")
 
 ENV_PREFIX = "FEEDS_"
 #: FEEDS_* variables that are not settings keys.
 ENV_NOT_SETTINGS = {"FEEDS_CONFIG", "FEEDS_FAILPOINT"}
-SANDBOX = "sandbox"
-#: Hub's token endpoint under the base URL (SPEC §1: Nuvias UC's sample client posts there)
-TOKEN_PATH = "/oauth/create_token"
 
-
-class HubSettings(Section):
-    base_url: str = "https://hub.nuvias-uc.com/api/v1"
-    token_url: str = ""
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
-    per_page: int = Field(1000, ge=1, le=1000)
-    timeout: float = Field(30.0, gt=0)
-    attempts: int = Field(5, ge=1, le=20)
-    concurrency: int = Field(4, ge=1, le=32)
-
-    @property
-    def is_sandbox(self) -> bool:
-        return self.base_url.strip().lower() == SANDBOX
-
-    @property
-    def effective_token_url(self) -> str:
-        return self.token_url or self.base_url.rstrip("/") + TOKEN_PATH
-
-
-class DeliverySettings(Section):
-    outbox: str = ""
-    attempts: int = Field(3, ge=1, le=20)
-    timeout: float = Field(60.0, gt=0)
-    retry_wait: float = Field(5.0, ge=0)
-    #: CIDRs exempt from the egress rule (SPEC §11)
-    allow_networks: list[str] = []
-    #: no run lasts longer, whatever a server does (SPEC §11); fractions allowed
-    run_deadline_minutes: float = Field(20.0, gt=0, le=1440)
-
-    @field_validator("allow_networks")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        parse_networks(value)
-        return value
-
-    @property
-    def allowed_networks(self) -> tuple[Any, ...]:
-        return parse_networks(self.allow_networks)
-
-
-class ScheduleSettings(Section):
-    max_parallel: int = Field(4, ge=1, le=256)
-    #: one organisation's feeds never hold more workers at once (SPEC §11)
-    max_parallel_per_organisation: int = Field(2, ge=1, le=256)
-    lease_minutes: int = Field(25, ge=1, le=1440)
-    shutdown_grace: float = Field(60.0, ge=0)
-
-
-class StateSettings(Section):
-    database: str = "~/.local/state/feeds/feeds.db"
-    archive_keep: int = Field(7, ge=0, le=1000)
-    archive_dir: str = ""
-
-
-class OrganisationCredentials(Section):
-    """``[organisations.<id>]``: the Hub API client of organisation ``<id>`` (SPEC §10)."""
-
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
+S = TypeVar("S", bound="SettingsBase")
 
 
 class SettingsBase(Section):
-    """The settings of the whole product; the delivery methods add their own sections."""
+    """The settings of the whole product: one field per section (``compose`` adds them)."""
 
-    hub: HubSettings = HubSettings()
-    #: organisation id -> its own credentials; [hub] holds the default ones
-    organisations: dict[int, OrganisationCredentials] = {}
     #: where the settings came from, for messages
     source: str = Field("built-in defaults", exclude=True)
 
-    @property
-    def database_url(self) -> str:
-        """The SQLAlchemy URL of the ledger: a SQLite file unless a URL is given."""
-        db = self.state.database
-        if "://" in db:
-            return db
-        return "sqlite:///" + str(expand_path(db))
 
-    @property
-    def archive_path(self) -> Path:
-        if self.state.archive_dir:
-            return expand_path(self.state.archive_dir)
-        if "://" in self.state.database:
-            return expand_path("~/.local/state/feeds/archive")
-        return expand_path(self.state.database).parent / "archive"
-
-    @property
-    def outbox_path(self) -> Path | None:
-        return expand_path(self.delivery.outbox) if self.delivery.outbox else None
+def compose(name: str, sections: dict[str, Any]) -> type[SettingsBase]:
+    """A settings model with one field per section: a ``Section`` class, or ``dict[int, Section]`` for tables
+    by id such as ``[organisations.7]``."""
+    fields: dict[str, Any] = {}
+    for key, kind in sections.items():
+        fields[key] = (kind, {} if get_origin(kind) is dict else kind())
+    return create_model(name, __base__=SettingsBase, **fields)  # type: ignore[call-overload, no-any-return]
 
 
-_CORE_SECTIONS: dict[str, type[Section]] = {
-    "delivery": DeliverySettings,
-    "schedule": ScheduleSettings,
-    "guard": GuardSettings,
-    "alerts": AlertsSettings,
-    "web": WebSettings,
-    "state": StateSettings,
-}
+def sections_of(model: type[SettingsBase]) -> dict[str, type[Section]]:
+    """The plain sections of a settings model, by name."""
+    return {name: field.annotation for name, field in model.model_fields.items()  # type: ignore[misc]
+            if name != "source" and get_origin(field.annotation) is not dict}
 
-Settings = create_model(  # type: ignore[call-overload]
-    "Settings",
-    __base__=SettingsBase,
-    **{name: (section, section()) for name, section in {**settings_sections(), **_CORE_SECTIONS}.items()},
-)
 
-SECTIONS: dict[str, type[Section]] = {
-    name: field.annotation  # type: ignore[misc]
-    for name, field in Settings.model_fields.items()
-    if name not in ("source", "organisations")
-}
-ORGANISATIONS = "organisations"
+def tables_of(model: type[SettingsBase]) -> dict[str, type[Section]]:
+    """The sections that come as tables by id (``[organisations.<id>]``), by name."""
+    return {name: get_args(field.annotation)[1] for name, field in model.model_fields.items()
+            if get_origin(field.annotation) is dict}
 
 
 def expand_path(path: str) -> Path:
@@ -168,105 +82,91 @@ def choose_file(option: str | None, environ: dict[str, str] | None = None) -> Pa
     return local if local.is_file() else None
 
 
-def load(option: str | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Read the settings file and the environment; raise SettingsError naming the key."""
+def load(model: type[S], option: str | None = None, environ: dict[str, str] | None = None) -> S:
+    """Read the settings file and the environment into ``model``; raise SettingsError naming the key."""
     environ = dict(os.environ if environ is None else environ)
+    sections, tables = sections_of(model), tables_of(model)
     path = choose_file(option, environ)
     data: dict[str, Any] = {}
     source = "built-in defaults"
     if path is not None:
         data = _read_toml(path)
         source = str(path)
-    organisations = _organisation_tables(data.pop(ORGANISATIONS, {}), source)
-    _check_shape(data, source)
+    by_id = {name: _tables(name, tables[name], data.pop(name, {}), source) for name in tables}
+    _check_shape(data, sections, tables, source)
     origins: dict[tuple[str, str], str] = {
-        (section, key): f"{section}.{key} in {source}"
-        for section, values in data.items()
-        for key in values
+        (section, key): f"{section}.{key} in {source}" for section, values in data.items() for key in values
     }
     for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
             continue
-        if name.startswith(f"{ENV_PREFIX}{ORGANISATIONS.upper()}_"):
-            organisation, key = _env_organisation_key(name)
-            organisations.setdefault(organisation, {})[key] = value
-            origins[(f"{ORGANISATIONS}.{organisation}", key)] = name
+        table = next((t for t in tables if name.startswith(f"{ENV_PREFIX}{t.upper()}_")), None)
+        if table is not None:
+            number, key = _env_table_key(name, table, tables[table])
+            by_id[table].setdefault(number, {})[key] = value
+            origins[(f"{table}.{number}", key)] = name
             continue
-        section, key = _env_key(name)
-        data.setdefault(section, {})[key] = _from_env(name, value, SECTIONS[section], key)
+        section, key = _env_key(name, sections)
+        data.setdefault(section, {})[key] = _from_env(name, value, sections[section], key)
         origins[(section, key)] = name
-    credentials: dict[int, OrganisationCredentials] = {}
-    for organisation, values in sorted(organisations.items()):
-        table = f"{ORGANISATIONS}.{organisation}"
-        origins.update({(table, key): f"{table}.{key} in {source}" for key in values if (table, key) not in origins})
-        try:
-            credentials[organisation] = OrganisationCredentials.model_validate(values)
-        except ValidationError as exc:
-            raise SettingsError(_explain(exc, origins, prefix=(table,))) from None
+    for table, entries in by_id.items():
+        checked: dict[int, Section] = {}
+        for number, values in sorted(entries.items()):
+            here = f"{table}.{number}"
+            origins.update({(here, key): f"{here}.{key} in {source}" for key in values if (here, key) not in origins})
+            try:
+                checked[number] = tables[table].model_validate(values)
+            except ValidationError as exc:
+                raise SettingsError(_explain(exc, origins, tables[table], prefix=(here,))) from None
+        data[table] = checked
     try:
-        settings = Settings.model_validate({**data, ORGANISATIONS: credentials, "source": source})
+        settings = model.model_validate({**data, "source": source})
     except ValidationError as exc:
-        raise SettingsError(_explain(exc, origins)) from None
-    _warn_about_plain_text(settings)
-    redact.register(
-        settings.hub.client_secret,
-        settings.smtp.password,
-        settings.sitc.password,
-        *(table.client_secret for table in settings.organisations.values()),
-        settings.web.token,
-    )
+        raise SettingsError(_explain(exc, origins, model)) from None
+    for section in _every_section(settings):
+        for notice in section.notices():
+            log.warning("%s", notice)
+        redact.register(*(value for value in dict(section).values() if isinstance(value, SecretStr)))
     return settings
 
 
-def _warn_about_plain_text(settings: Any) -> None:
-    """Secrets that would cross the network unencrypted (SPEC §11): said at start, not refused."""
-    hub = settings.hub
-    url = urlsplit(hub.base_url.strip())
-    if not hub.is_sandbox and url.scheme == "http" and not _loopback(url.hostname or ""):
-        log.warning("hub.base_url is plain http (%s): the client secret and every answer cross the network "
-                    "unencrypted; use https", hub.base_url)
-    smtp = settings.smtp
-    if smtp.security == "none" and smtp.username:
-        log.warning("smtp.security is \"none\" with smtp.username set: the SMTP password crosses the network "
-                    "unencrypted; use starttls or ssl")
+def _every_section(settings: SettingsBase) -> list[Section]:
+    found: list[Section] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, Section):
+            found.append(value)
+        elif isinstance(value, dict):
+            found.extend(v for v in value.values() if isinstance(v, Section))
+    return found
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _organisation_tables(tables: Any, source: str) -> dict[int, dict[str, Any]]:
-    """``[organisations.<id>]`` tables, by organisation id."""
+def _tables(name: str, kind: type[Section], tables: Any, source: str) -> dict[int, dict[str, Any]]:
+    """``[<name>.<id>]`` tables, by id."""
+    keys = ", ".join(kind.model_fields)
     if not isinstance(tables, dict):
-        raise SettingsError(f"{ORGANISATIONS} in {source} must be tables such as [organisations.7], not a single value")
+        raise SettingsError(f"{name} in {source} must be tables such as [{name}.7], not a single value")
     found: dict[int, dict[str, Any]] = {}
     for key, values in tables.items():
         if not (key.isascii() and key.isdigit() and int(key) > 0):
-            raise SettingsError(f"[organisations.{key}] in {source} does not name an organisation; "
-                                "use the organisation's id, such as [organisations.7]")
+            raise SettingsError(f"[{name}.{key}] in {source} does not name an organisation; "
+                                f"use the organisation's id, such as [{name}.7]")
         if not isinstance(values, dict):
-            raise SettingsError(f"organisations.{key} in {source} must be a table ([organisations.{key}]) "
-                                "with client_id and client_secret")
-        for name in values:
-            if name not in OrganisationCredentials.model_fields:
-                raise SettingsError(f"unknown setting organisations.{key}.{name} in {source}; "
-                                    "[organisations.<id>] takes client_id, client_secret")
+            raise SettingsError(f"{name}.{key} in {source} must be a table ([{name}.{key}]) with {keys}")
+        for field in values:
+            if field not in kind.model_fields:
+                raise SettingsError(f"unknown setting {name}.{key}.{field} in {source}; [{name}.<id>] takes {keys}")
         found[int(key)] = dict(values)
     return found
 
 
-def _env_organisation_key(name: str) -> tuple[int, str]:
-    rest = name[len(f"{ENV_PREFIX}{ORGANISATIONS.upper()}_"):]
+def _env_table_key(name: str, table: str, kind: type[Section]) -> tuple[int, str]:
+    rest = name[len(f"{ENV_PREFIX}{table.upper()}_"):]
     number, _, key = rest.partition("_")
     key = key.lower()
-    if not (number.isdigit() and int(number) > 0 and key in OrganisationCredentials.model_fields):
-        raise SettingsError(f"unknown setting in environment variable {name}; organisation credentials are "
-                            "FEEDS_ORGANISATIONS_<ID>_CLIENT_ID and FEEDS_ORGANISATIONS_<ID>_CLIENT_SECRET")
+    if not (number.isdigit() and int(number) > 0 and key in kind.model_fields):
+        spelt = " and ".join(f"{ENV_PREFIX}{table.upper()}_<ID>_{k.upper()}" for k in kind.model_fields)
+        raise SettingsError(f"unknown setting in environment variable {name}; these tables' variables are {spelt}")
     return int(number), key
 
 
@@ -285,30 +185,28 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
 
 
-def _check_shape(data: dict[str, Any], source: str) -> None:
+def _check_shape(data: dict[str, Any], sections: dict[str, type[Section]], tables: dict[str, type[Section]],
+                 source: str) -> None:
     for section, values in data.items():
-        if section not in SECTIONS:
+        if section not in sections:
             raise SettingsError(
                 f"unknown settings section [{section}] in {source}; the sections are "
-                + ", ".join(f"[{s}]" for s in SECTIONS)
+                + ", ".join([f"[{s}]" for s in sections] + [f"[{t}.<id>]" for t in tables])
             )
         if not isinstance(values, dict):
             raise SettingsError(f"{section} in {source} must be a table ([{section}]), not a single value")
-        known = SECTIONS[section].model_fields
+        known = sections[section].model_fields
         for key in values:
             if key not in known:
-                raise SettingsError(
-                    f"unknown setting {section}.{key} in {source}; [{section}] takes "
-                    + ", ".join(known)
-                )
+                raise SettingsError(f"unknown setting {section}.{key} in {source}; [{section}] takes " + ", ".join(known))
 
 
-def _env_key(name: str) -> tuple[str, str]:
+def _env_key(name: str, sections: dict[str, type[Section]]) -> tuple[str, str]:
     rest = name[len(ENV_PREFIX):].lower()
-    for section in SECTIONS:
+    for section in sections:
         if rest.startswith(section + "_"):
             key = rest[len(section) + 1:]
-            if key in SECTIONS[section].model_fields:
+            if key in sections[section].model_fields:
                 return section, key
     raise SettingsError(
         f"unknown setting in environment variable {name}; settings variables are "
@@ -353,13 +251,25 @@ _TYPE_WORDS = {
 }
 
 
-def _explain(exc: ValidationError, origins: dict[tuple[str, str], str], prefix: tuple[str, ...] = ()) -> str:
+def _is_secret(model: type[Section], loc: tuple[str, ...]) -> bool:
+    """Whether the setting at ``loc`` (section and key, or key alone) is a secret: never shown."""
+    kind: Any = model
+    for part in loc:
+        fields = getattr(kind, "model_fields", None)
+        if not fields or part not in fields:
+            return False
+        kind = fields[part].annotation
+    return kind is SecretStr
+
+
+def _explain(exc: ValidationError, origins: dict[tuple[str, str], str], model: type[Section],
+             prefix: tuple[str, ...] = ()) -> str:
     error = exc.errors()[0]
-    loc = prefix + tuple(str(part) for part in error["loc"])
+    own = tuple(str(part) for part in error["loc"])
+    loc = prefix + own
     where = origins.get(loc[:2]) if len(loc) >= 2 else None
     where = where or ".".join(loc)
-    secret = loc[-1] in {"password", "client_secret"}
-    shown = "" if secret else f", not {error.get('input')!r}"
+    shown = "" if _is_secret(model, own) else f", not {error.get('input')!r}"
     kind = error["type"]
     if kind in _TYPE_WORDS:
         return f"setting {where} must be {_TYPE_WORDS[kind]}{shown}"

@@ -7,39 +7,24 @@ and the daemon's status page (``web.py``), so the two never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .config import HubFeed
 from .ledger import parse_stamp, stamp
+from .slots import SLOT, next_due, slot_of
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
+    from .ledger import Ledger, RunRow
 
-SLOT = timedelta(minutes=30)
 SLOTS_SHOWN = 48
 
 
-def slot_of(now: datetime) -> datetime:
-    """The start of the 30-minute slot that holds ``now``."""
-    now = now.astimezone(timezone.utc)
-    return now.replace(minute=now.minute - now.minute % 30, second=0, microsecond=0)
-
-
-def next_due(timeslot: int | None, now: datetime) -> datetime | None:
-    """The next start of a feed's timeslot after ``now`` (UTC)."""
-    if timeslot is None:
-        return None
-    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    due = today + timedelta(minutes=timeslot)
-    return due if due > now else due + timedelta(days=1)
-
-
-def last_run_of(run: dict[str, Any] | None) -> dict[str, Any] | None:
+def last_run_of(run: RunRow | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {"run_id": run["run_id"], "status": run["status"], "ended_at": run["ended_at"], "rows": run["rows"],
-            "error": run["error"], "changes": run["changes"]}
+    return {"run_id": run.run_id, "status": run.status, "ended_at": run.ended_at, "rows": run.rows,
+            "error": run.error, "changes": run.changes}
 
 
 @dataclass
@@ -53,7 +38,7 @@ class Timeline:
 def feed_statuses(feeds: list[HubFeed], ledger: Ledger, now: datetime) -> list[dict[str, Any]]:
     """One object per feed, as ``feeds status --json`` prints it."""
     statuses = []
-    last = ledger.last_runs([f.id for f in feeds if f.id is not None])
+    last = ledger.runs.last_of(f.id for f in feeds if f.id is not None)
     for feed in feeds:
         due = next_due(feed.timeslot, now) if feed.active else None
         statuses.append({
@@ -75,11 +60,11 @@ def timeline(feeds: list[HubFeed], ledger: Ledger, now: datetime) -> Timeline:
     slots = [current - SLOT * (SLOTS_SHOWN - 1 - n) for n in range(SLOTS_SHOWN)]
     index = {slot: n for n, slot in enumerate(slots)}
     outcomes: dict[int, list[dict[str, Any] | None]] = {f.id: [None] * SLOTS_SHOWN for f in feeds if f.id is not None}
-    for run in ledger.runs_since(slots[0]):  # oldest first: the newest run of a slot wins
-        row = outcomes.get(run["feed_id"])
-        started = parse_stamp(run["started_at"])
-        slot = parse_stamp(run["slot_start"]) if run["slot_start"] else (slot_of(started) if started else None)
+    for run in ledger.runs.since(slots[0]):  # oldest first: the newest run of a slot wins
+        row = outcomes.get(run.feed_id)
+        started = parse_stamp(run.started_at)
+        slot = parse_stamp(run.slot_start) if run.slot_start else (slot_of(started) if started else None)
         if row is not None and slot in index:
-            row[index[slot]] = {"run_id": run["run_id"], "status": run["status"], "trigger": run["trigger"],
-                                "error": run["error"], "rows": run["rows"]}
+            row[index[slot]] = {"run_id": run.run_id, "status": run.status, "trigger": run.trigger,
+                                "error": run.error, "rows": run.rows}
     return Timeline(slots, outcomes)

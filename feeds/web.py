@@ -12,7 +12,6 @@ Access: loopback only unless ``web.token`` is set; with it, every path but
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import secrets
 from collections.abc import Callable, Iterable
@@ -23,14 +22,17 @@ from urllib.parse import quote
 
 from pydantic import SecretStr
 
+from .archive import Archive
 from .changes import Changes
 from .config import HubFeed
+from .egress import is_loopback
 from .errors import UsageError
 from .sections import Section
+from .status import feed_statuses, timeline
 from .templating import environment
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
+    from .ledger import Ledger, RunRow
 
 WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 _FEED = re.compile(r"/feeds/(\d+)")
@@ -41,15 +43,6 @@ class WebSettings(Section):
     """``[web]``: who may read the status page."""
 
     token: SecretStr = SecretStr("")  #: better: FEEDS_WEB_TOKEN
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_binding(host: str, web: WebSettings) -> None:
@@ -85,11 +78,11 @@ def _when(text: str | None) -> str:
 class StatusPages:
     """The WSGI application of ``/`` and ``/feeds/<id>`` (with file downloads)."""
 
-    def __init__(self, ledger: Ledger, feeds: Callable[[], list[HubFeed]], archive: Path,
+    def __init__(self, ledger: Ledger, feeds: Callable[[], list[HubFeed]], archive: Archive,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.ledger = ledger
         self.feeds = feeds
-        self.archive = archive.resolve()
+        self.archive = archive
         self.clock = clock
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -109,8 +102,6 @@ class StatusPages:
     # --- pages -----------------------------------------------------------------------
 
     def _index(self) -> dict[str, Any]:
-        from .status import feed_statuses, timeline  # lazy, as below: settings read WebSettings from this module
-
         now = self.clock()
         feeds = self.feeds()
         statuses = feed_statuses(feeds, self.ledger, now)
@@ -129,38 +120,36 @@ class StatusPages:
                 "outcomes": line.outcomes, "counts": counts, "names": {f.id: f.name for f in feeds}}
 
     def _feed(self, feed_id: int) -> dict[str, Any] | None:
-        from .status import feed_statuses
-
         feed = next((f for f in self.feeds() if f.id == feed_id), None)
-        runs = self.ledger.history(feed_id=feed_id, limit=200)
-        if feed is None and not runs:
+        rows = self.ledger.runs.history(feed_id=feed_id, limit=200)
+        if feed is None and not rows:
             return None
-        for run in runs:
+        runs = []
+        for row in rows:
+            run = row.to_json()
             shown = run["changes"] and run["status"] in ("delivered", "held")
             run["summary"] = Changes.from_json(run["changes"]).short() if shown else ""
             run["started"] = _when(run["started_at"])
             run["slot"] = _when(run["slot_start"])
-            run["downloadable"] = self._archived(run) is not None
+            run["downloadable"] = self._archived(row) is not None
+            runs.append(run)
         name = feed.name if feed is not None else (runs[0]["feed_name"] or "")
         return {"now": self.clock().strftime("%Y-%m-%d %H:%M UTC"), "feed_id": feed_id, "name": name,
                 "feed": feed_statuses([feed], self.ledger, self.clock())[0] if feed is not None else None,
                 "runs": runs}
 
-    def _archived(self, run: dict[str, Any]) -> Path | None:
-        if not run.get("archive_path"):
+    def _archived(self, run: RunRow) -> Path | None:
+        if not run.archive_path or not self.archive.holds(Path(run.archive_path)):
             return None
-        path = Path(run["archive_path"]).resolve()
-        if self.archive not in path.parents or not path.is_file():
-            return None
-        return path
+        return Path(run.archive_path)
 
     def _file(self, start_response: Any, feed_id: int, run_id: int) -> Iterable[bytes]:
-        run = self.ledger.run(run_id)
-        path = self._archived(run) if run is not None and run["feed_id"] == feed_id else None
-        if path is None:
+        run = self.ledger.runs.get(run_id)
+        path = self._archived(run) if run is not None and run.feed_id == feed_id else None
+        if run is None or path is None:
             return self._text(start_response, "404 Not Found", f"run {run_id} of feed {feed_id} has no archived file\n")
         data = path.read_bytes()
-        name = (run["filename"] or "feed.csv").replace('"', "")
+        name = (run.filename or "feed.csv").replace('"', "")
         start_response("200 OK", [("Content-Type", "text/csv; charset=utf-8"), ("Content-Length", str(len(data))),
                                   ("Content-Disposition", f"attachment; filename*=UTF-8''{_quote(name)}")])
         return [data]

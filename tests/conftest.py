@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from feeds import redact
+from feeds import redact, retry
 from feeds.catalog import load_catalogue
 from feeds.config import FeedConfig
 from feeds.hub.client import HubClient
 from feeds.hub.sandbox import CLIENT_ID, CLIENT_SECRET, Catalogue, RunningSandbox, Sandbox
-from feeds.settings import HubSettings
+from feeds.hub.settings import HubSettings
+
+#: Hub's retry policy with short pauses, so that tests of retries do not wait
+FAST_HUB = retry.HUB.but(first_wait=0.01, max_wait=0.6, jitter=0.01)
 
 REPO = Path(__file__).resolve().parent.parent
 #: the networks of the tests' own servers, exempt from the egress rule in tests
@@ -92,7 +95,7 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def client(hub_server, sleeps):
-    with HubClient(hub_settings(hub_server.base_url), backoff=0.01, sleep=sleeps) as hub:
+    with HubClient(hub_settings(hub_server.base_url), policy=FAST_HUB, sleep=sleeps) as hub:
         yield hub
 
 

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from feeds import wiring
 from feeds.catalog import load_catalogue
 from feeds.config import FeedConfig
 from feeds.hub import open_hub
@@ -13,7 +14,7 @@ from feeds.hub.sandbox import Sandbox
 from feeds.ledger import Ledger
 from feeds.render import render_feed
 from feeds.runner import run_feed
-from feeds.settings import Settings
+from feeds.wiring import Settings
 
 BASE_FEED = {"organisation": 1, "name": "Test feed", "active": True, "timeslot": 150,
              "columns": ["name", "stock", "price", "vendor"]}
@@ -48,9 +49,11 @@ def sandbox_with(*feeds: dict[str, Any], **options: Any) -> Sandbox:
 
 
 def run(settings: Settings, sandbox: Sandbox, feed_id: int = 1, **options: Any):
-    with open_hub(settings.hub, sandbox=sandbox) as hub, Ledger(settings.database_url) as ledger:
-        result = run_feed(settings, hub, ledger, feed_id, **options)
-        return result, ledger.run(result.run_id), ledger.attempts_of(result.run_id)
+    """One run of feed ``feed_id``: its result, its ledger row (as ``history --json`` shows it) and attempts."""
+    with open_hub(settings.hub, sandbox=sandbox) as hub, Ledger(settings.state.database_url) as ledger:
+        result = run_feed(wiring.run_environment(settings), hub, ledger, feed_id, **options)
+        attempts = [vars(attempt) for attempt in ledger.runs.attempts_of(result.run_id)]
+        return result, ledger.runs.get(result.run_id).to_json(), attempts
 
 
 def expected_bytes(settings: Settings, sandbox: Sandbox, feed_id: int = 1) -> bytes:

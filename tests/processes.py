@@ -72,7 +72,7 @@ class DaemonProcess:
         STARTED.append(self)
         args = [FEEDS, "-v", "--config", str(conf), "daemon"]
         if metrics_port:
-            args += ["--metrics-port", str(metrics_port)]
+            args += ["--web-port", str(metrics_port)]
         self.log = log
         self.handle = log.open("ab")
         self.process = subprocess.Popen(args, stdout=self.handle, stderr=self.handle, env=env)

@@ -89,7 +89,7 @@ def test_both_spellings_of_the_protocol_field_are_read_and_hubs_is_written():
         ({"escape_method": "QUOTE"}, "escape_method: \"QUOTE\" is not allowed; use one of ESCAPED, QUOTED, STRIPPED (did you mean 'QUOTED'?)"),
         ({"show_empty_stock": 1}, "show_empty_stock: must be true or false"),
         ({"delivery_method": "SMS"}, "delivery_method: \"SMS\" is not allowed; use one of EMAIL, FTP, SITC"),
-        ({"delivery_email": None}, "delivery_email: is required for a EMAIL feed"),
+        ({"delivery_email": None}, "delivery_email: is required for an EMAIL feed"),
         ({"delivery_email": "a@example.com\r\nBcc: x@example.net"}, "delivery_email: contains a line break, which could inject mail headers"),
         ({"delivery_email": "a@example.com, b@example.com"}, "delivery_email: holds more than one address"),
         ({"delivery_email": "a@example.com;b@example.com"}, "delivery_email: holds more than one address"),
@@ -117,11 +117,11 @@ def test_email_feed_rules(patch, expected):
         ({"delivery_server": "ftp.example.com/in"}, "delivery_server: contains a path"),
         ({"delivery_server": "ftp example.com"}, "delivery_server: contains spaces"),
         ({"delivery_server": "-bad-.example.com"}, "delivery_server: is not a valid host name"),
-        ({"delivery_server": None}, "delivery_server: is required for a FTP feed"),
+        ({"delivery_server": None}, "delivery_server: is required for an FTP feed"),
         ({"delivery_port": 0}, "delivery_port: 0 is out of range; use 1 to 65535"),
         ({"delivery_port": 65536}, "delivery_port: 65536 is out of range"),
         ({"delivery_procotol": "SCP"}, "delivery_procotol: \"SCP\" is not allowed; use one of FTP, FTPS, SFTP"),
-        ({"delivery_procotol": None}, "delivery_procotol: is required for a FTP feed"),
+        ({"delivery_procotol": None}, "delivery_procotol: is required for an FTP feed"),
         ({"delivery_user": None}, "delivery_user: is required"),
         ({"delivery_user": "a\r\nDELE x"}, "delivery_user: contains a line break"),
         ({"delivery_password": None}, "delivery_password: is required"),
@@ -190,9 +190,9 @@ def test_unknown_fields_warn_with_a_suggestion():
 
 
 def test_fields_the_method_ignores_warn():
-    assert "delivery_email: is ignored by a FTP feed (it is for EMAIL delivery)" in warnings({**FTP, "delivery_email": "a@example.com"})
-    assert any(w.startswith("delivery_server: is ignored by a EMAIL feed") for w in warnings({**EMAIL, "delivery_server": "x.example.com"}))
-    assert any(w.startswith("sitc_filename: is ignored by a EMAIL feed") for w in warnings({**EMAIL, "sitc_filename": "a.csv"}))
+    assert "delivery_email: is ignored by an FTP feed (it is for EMAIL delivery)" in warnings({**FTP, "delivery_email": "a@example.com"})
+    assert any(w.startswith("delivery_server: is ignored by an EMAIL feed") for w in warnings({**EMAIL, "delivery_server": "x.example.com"}))
+    assert any(w.startswith("sitc_filename: is ignored by an EMAIL feed") for w in warnings({**EMAIL, "sitc_filename": "a.csv"}))
     assert "filename: is ignored by a SITC feed, which uses sitc_filename" in warnings({**SITC, "filename": "a.csv"})
 
 

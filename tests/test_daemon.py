@@ -10,7 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from feeds.daemon import Daemon, latest_due, slot_of, wake_trigger
+from conftest import FAST_HUB
+from feeds import wiring
+from feeds.daemon import Daemon, wake_trigger
+from feeds.hub import as_hubs
+from feeds.slots import latest_due, slot_of
 from pydantic import SecretStr
 
 from feeds.hub import Hubs
@@ -60,9 +64,10 @@ class World:
         self.daemons: list[Daemon] = []
 
     def daemon(self, hubs: Hubs | None = None, **options) -> Daemon:
-        hub = hubs or HubClient(self.settings.hub, backoff=0.001)
-        ledger = Ledger(self.settings.database_url)
-        daemon = Daemon(self.settings, hub, ledger, clock=self.clock, sleep=self.clock.sleep, **options)
+        hub = hubs or HubClient(self.settings.hub, policy=FAST_HUB)
+        ledger = Ledger(self.settings.state.database_url)
+        daemon = wiring.daemon(self.settings, as_hubs(hub), ledger, clock=self.clock, sleep=self.clock.sleep,
+                               **options)
         self.daemons.append(daemon)
         return daemon
 
@@ -77,8 +82,8 @@ class World:
         return [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
 
     def runs(self, feed_id: int | None = None) -> list[dict]:
-        with Ledger(self.settings.database_url) as ledger:
-            return ledger.history(feed_id=feed_id, limit=1000)
+        with Ledger(self.settings.state.database_url) as ledger:
+            return [run.to_json() for run in ledger.runs.history(feed_id=feed_id, limit=1000)]
 
 
 @pytest.fixture
@@ -159,10 +164,10 @@ def test_a_claim_left_by_a_crash_expires_and_is_retried(world):
     daemon = world.daemon()
     world.wake(daemon, at("02:00"))  # first seen
     # Another machine claimed the slot, started the run and died.
-    with Ledger(world.settings.database_url) as ledger:
-        assert ledger.claim(1, at("02:30"), timedelta(minutes=25), now=at("02:30"), owner="other-host:4242:dead")
-        run_id = ledger.start_run(1, "schedule", slot_start=at("02:30"), started_at=at("02:30"))
-        ledger.attach_run(1, at("02:30"), run_id)
+    with Ledger(world.settings.state.database_url) as ledger:
+        assert ledger.claims.take(1, at("02:30"), timedelta(minutes=25), now=at("02:30"), owner="other-host:4242:dead")
+        run_id = ledger.runs.start(1, "schedule", slot_start=at("02:30"), started_at=at("02:30"))
+        ledger.claims.attach_run(1, at("02:30"), run_id)
     assert world.wake(daemon, at("02:40")) == []  # the lease still holds
     (retry,) = world.wake(daemon, at("03:00"))  # lease ran out at 02:55
     assert retry.status == "delivered" and retry.trigger == "catch-up" and retry.slot_start == at("02:30")
@@ -177,8 +182,8 @@ def test_a_claim_of_a_dead_process_on_this_host_is_retried_at_once(world):
     world.sandbox.feeds[1] = email_feed(1, 150)
     daemon = world.daemon()
     world.wake(daemon, at("02:00"))
-    with Ledger(world.settings.database_url) as ledger:
-        ledger.claim(1, at("02:30"), timedelta(minutes=25), now=at("02:30"),
+    with Ledger(world.settings.state.database_url) as ledger:
+        ledger.claims.take(1, at("02:30"), timedelta(minutes=25), now=at("02:30"),
                      owner=f"{socket.gethostname()}:999999:gone")
     (retry,) = world.wake(daemon, at("02:35"))
     assert retry.status == "delivered"
@@ -250,7 +255,7 @@ def test_twenty_feeds_in_one_slot_read_each_catalogue_once(world):
         world.sandbox.feeds[i] = email_feed(i, 150, organisation=1 + i % 2)  # ten feeds of each organisation
     settings = world.settings.hub
     reseller = settings.model_copy(update={"client_id": "reseller", "client_secret": SecretStr("reseller-secret")})
-    daemon = world.daemon(hubs=Hubs.of(HubClient(settings, backoff=0.001), HubClient(reseller, backoff=0.001)))
+    daemon = world.daemon(hubs=Hubs.of(HubClient(settings, policy=FAST_HUB), HubClient(reseller, policy=FAST_HUB)))
     world.wake(daemon, at("02:00"))
     before = dict(world.sandbox.recorded.counts)
     results = world.wake(daemon, at("02:30"))
@@ -367,15 +372,15 @@ def test_shutdown_cuts_off_a_slow_delivery_and_records_it(tmp_path):
             (run,) = w.runs(1)
             assert run["status"] == "failed" and "cut off" in run["error"]
             assert "slow.csv" not in server.files()
-        with Ledger(w.settings.database_url) as ledger:
-            assert ledger.claim_status(1, at("02:30")) == "failed"
+        with Ledger(w.settings.state.database_url) as ledger:
+            assert ledger.claims.status(1, at("02:30")) == "failed"
 
 
 def test_metrics_and_health(world):
     world.sandbox.feeds[1] = email_feed(1, 150)
     metrics = Metrics()
     daemon = world.daemon(metrics=metrics)
-    daemon.hub._on_request = metrics.hub_request
+    daemon.hubs.default._on_request = metrics.hub_request
     world.wake(daemon, at("02:00"))
     world.wake(daemon, at("02:30"))
     server = serve(metrics, daemon.health, "127.0.0.1", 0)

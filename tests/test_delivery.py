@@ -216,8 +216,8 @@ def test_sftp_delivers_the_exact_bytes_and_remembers_the_host_key(tmp_path, sftp
         assert server.files() == {"stock.csv": expected_bytes(settings, sandbox)}
         from feeds.ledger import Ledger
 
-        with Ledger(settings.database_url) as ledger:
-            key_type, _, fingerprint = ledger.host_key("127.0.0.1", server.port)
+        with Ledger(settings.state.database_url) as ledger:
+            key_type, _, fingerprint = ledger.host_keys.get("127.0.0.1", server.port)
         assert key_type == "ssh-ed25519" and fingerprint.startswith("SHA256:")
         again, _, _ = run(settings, sandbox)
         assert again.status == "delivered"

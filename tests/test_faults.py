@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from feeds import wiring
+from conftest import FAST_HUB
+
 from feeds.catalog import load_catalogue
 from feeds.config import FeedConfig
 from feeds.hub.client import HubClient
@@ -36,10 +39,10 @@ class Run:
         self.sleeps = Sleeps()
 
     def __call__(self, feed_id: int = 1):
-        with HubClient(self.settings.hub, backoff=0.001, sleep=self.sleeps) as hub, \
-                Ledger(self.settings.database_url) as ledger:
-            result = run_feed(self.settings, hub, ledger, feed_id)
-            return result, ledger.run(result.run_id)
+        with HubClient(self.settings.hub, policy=FAST_HUB, sleep=self.sleeps) as hub, \
+                Ledger(self.settings.state.database_url) as ledger:
+            result = run_feed(wiring.run_environment(self.settings), hub, ledger, feed_id)
+            return result, ledger.runs.get(result.run_id).to_json()
 
     def delivered(self, feed_id: int = 1) -> bytes | None:
         path = self.tmp / "outbox" / str(feed_id) / "f.csv.eml"

@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from feeds import wiring
+
 from feeds import alerts
 from feeds.changes import Changes, GuardSettings, Snapshot, compare, hold_reason
 from feeds.hub import open_hub
@@ -77,18 +79,18 @@ class World:
         self.settings = make_settings(tmp_path, sftp={"host_key_policy": "insecure"}, **sections)
 
     def run(self, **options):
-        with open_hub(self.settings.hub, sandbox=self.sandbox) as hub, Ledger(self.settings.database_url) as ledger:
-            result = run_feed(self.settings, hub, ledger, 1, **options)
-            alerts.after_run(self.settings, ledger, result)
+        with open_hub(self.settings.hub, sandbox=self.sandbox) as hub, Ledger(self.settings.state.database_url) as ledger:
+            result = run_feed(wiring.run_environment(self.settings), hub, ledger, 1, **options)
+            wiring.alerts(self.settings).after_run(ledger, result)
             return result
 
     def release(self, run_id: int):
-        with open_hub(self.settings.hub, sandbox=self.sandbox) as hub, Ledger(self.settings.database_url) as ledger:
-            return release(self.settings, hub, ledger, run_id)
+        with open_hub(self.settings.hub, sandbox=self.sandbox) as hub, Ledger(self.settings.state.database_url) as ledger:
+            return release(wiring.run_environment(self.settings), hub, ledger, run_id)
 
     def history(self) -> list[dict]:
-        with Ledger(self.settings.database_url) as ledger:
-            return ledger.history(feed_id=1, limit=100)
+        with Ledger(self.settings.state.database_url) as ledger:
+            return [run.to_json() for run in ledger.runs.history(feed_id=1, limit=100)]
 
     def delivered(self) -> bytes:
         return self.server.files()["stock.csv"]
@@ -205,19 +207,19 @@ def test_a_failing_streak_sends_one_alert_then_one_recovery(tmp_path, certs_fold
         settings = make_settings(tmp_path, alerts={"webhook": hook.url, "email": ["ops@example.com"]},
                                  smtp={"host": "127.0.0.1", "port": smtp.port, "ca_file": str(certs.ca_file)},
                                  delivery={"attempts": 1})
-        with open_hub(settings.hub, sandbox=sandbox) as hub, Ledger(settings.database_url) as ledger:
+        with open_hub(settings.hub, sandbox=sandbox) as hub, Ledger(settings.state.database_url) as ledger:
             events = []
             for _ in range(3):
-                result = run_feed(settings, hub, ledger, 1)
-                events.append(alerts.after_run(settings, ledger, result))
+                result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
+                events.append(wiring.alerts(settings).after_run(ledger, result))
             assert [r for r in events] == ["failed", None, None]
             sandbox.feeds[1] = {**email_feed(), "id": 1}
             settings = settings.model_copy(update={"delivery": settings.delivery.model_copy(
                 update={"outbox": str(tmp_path / "outbox")})})
-            result = run_feed(settings, hub, ledger, 1)
-            events.append(alerts.after_run(settings, ledger, result))
-            result = run_feed(settings, hub, ledger, 1)
-            events.append(alerts.after_run(settings, ledger, result))
+            result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
+            events.append(wiring.alerts(settings).after_run(ledger, result))
+            result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
+            events.append(wiring.alerts(settings).after_run(ledger, result))
     assert events[3:] == ["recovered", None]
     assert [p["event"] for p in hook.posts] == ["failed", "recovered"]  # the first POST's 503 was tried again
     failed = hook.posts[0]
@@ -243,20 +245,20 @@ def test_an_alert_that_cannot_be_sent_never_fails_the_run(tmp_path, caplog):
                              delivery={"attempts": 1})
     feed = {**email_feed(), "delivery_method": "FTP", "delivery_procotol": "FTP", "delivery_server": "127.0.0.1",
             "delivery_port": free_port(), "delivery_user": "u", "delivery_password": "p"}
-    with open_hub(settings.hub, sandbox=sandbox_with(feed)) as hub, Ledger(settings.database_url) as ledger:
-        result = run_feed(settings, hub, ledger, 1)
-        assert alerts.after_run(settings, ledger, result) == "failed"
+    with open_hub(settings.hub, sandbox=sandbox_with(feed)) as hub, Ledger(settings.state.database_url) as ledger:
+        result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
+        assert wiring.alerts(settings).after_run(ledger, result) == "failed"
     assert "could not be sent" in caplog.text
 
 
 def test_the_email_of_an_email_feed_states_the_changes(tmp_path):
     settings = make_settings(tmp_path, delivery={"outbox": str(tmp_path / "outbox")})
     sandbox = sandbox_with(email_feed(filename="f.csv"), catalogue=Catalogue(items=[product(i) for i in range(1, 21)]))
-    with open_hub(settings.hub, sandbox=sandbox) as hub, Ledger(settings.database_url) as ledger:
-        run_feed(settings, hub, ledger, 1)
+    with open_hub(settings.hub, sandbox=sandbox) as hub, Ledger(settings.state.database_url) as ledger:
+        run_feed(wiring.run_environment(settings), hub, ledger, 1)
         first = (tmp_path / "outbox" / "1" / "f.csv.eml").read_bytes()
         sandbox.catalogue = Catalogue(items=[product(i, price=20.0) for i in range(1, 19)])
-        run_feed(settings, hub, ledger, 1)
+        run_feed(wiring.run_environment(settings), hub, ledger, 1)
         second = (tmp_path / "outbox" / "1" / "f.csv.eml").read_bytes()
     body = lambda raw: email.message_from_bytes(raw, policy=email.policy.default).get_body(("plain",)).get_content()
     assert "This is the first delivery of this feed." in body(first)
@@ -275,11 +277,11 @@ def test_the_comparison_survives_archive_pruning_and_restarts(tmp_path, sftp):
 def test_snapshots_on_sqlite_and_postgresql(url):  # noqa: F811
     first = Snapshot.of(records(30, empty=3))
     with Ledger(url) as ledger:
-        run_id = ledger.start_run(7, "manual")
-        ledger.store_snapshot(run_id, 7, first)
-        assert ledger.last_delivered_snapshot(7) is None  # the run is not delivered yet
-        ledger.update_run(run_id, status="delivered")
-        stored = ledger.last_delivered_snapshot(7)
+        run_id = ledger.runs.start(7, "manual")
+        ledger.snapshots.store(run_id, 7, first)
+        assert ledger.snapshots.last_delivered(7) is None  # the run is not delivered yet
+        ledger.runs.update(run_id, status="delivered")
+        stored = ledger.snapshots.last_delivered(7)
     assert stored == first and list(stored.entries())[0] == ("S00000", "1.00", "")
     assert compare(stored, first, prices=True, stock=True) == Changes(30, 30)
 
@@ -287,8 +289,8 @@ def test_snapshots_on_sqlite_and_postgresql(url):  # noqa: F811
 def test_the_daemon_tries_a_held_slot_again_like_a_failed_one(tmp_path):
     with Ledger(f"sqlite:///{tmp_path}/l.db") as ledger:
         slot = datetime(2026, 11, 26, 2, 30, tzinfo=timezone.utc)
-        assert ledger.claim(1, slot, timedelta(minutes=25))
-        ledger.settle(1, slot, "held")
-        assert ledger.claim(1, slot, timedelta(minutes=25))
-        ledger.settle(1, slot, "delivered")
-        assert not ledger.claim(1, slot, timedelta(minutes=25))
+        assert ledger.claims.take(1, slot, timedelta(minutes=25))
+        ledger.claims.settle(1, slot, "held")
+        assert ledger.claims.take(1, slot, timedelta(minutes=25))
+        ledger.claims.settle(1, slot, "delivered")
+        assert not ledger.claims.take(1, slot, timedelta(minutes=25))

@@ -8,6 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from conftest import FAST_HUB
 from feeds.errors import HubError
 from feeds.hub.client import HubClient, parse_retry_after
 from feeds.hub.sandbox import Catalogue, Fault, RunningSandbox, Sandbox
@@ -115,7 +116,7 @@ def test_a_missing_feed_is_404_with_hubs_message(client):
 
 def test_a_timeout_is_retried(hub_server, sandbox, sleeps):
     sandbox.add_fault(Fault("delay", path="/whoami", seconds=1.5))
-    with HubClient(hub_settings(hub_server.base_url, timeout=0.5), sleep=sleeps, backoff=0.01) as hub:
+    with HubClient(hub_settings(hub_server.base_url, timeout=0.5), sleep=sleeps, policy=FAST_HUB) as hub:
         assert hub.whoami()["id"] == 5
     assert sandbox.recorded.counts["GET /whoami"] == 2
 
@@ -123,7 +124,7 @@ def test_a_timeout_is_retried(hub_server, sandbox, sleeps):
 def test_a_connection_cut_in_the_middle_of_a_page_is_retried(hub_server, sandbox, sleeps):
     sandbox.catalogue = Catalogue(count=2500)
     sandbox.add_fault(Fault("reset", page=2))
-    with HubClient(hub_settings(hub_server.base_url), sleep=sleeps, backoff=0.01) as hub:
+    with HubClient(hub_settings(hub_server.base_url), sleep=sleeps, policy=FAST_HUB) as hub:
         items = all_products(hub)
     assert [p["id"] for p in items] == list(range(1, 2501))
     assert sandbox.recorded.counts["GET /products"] == 4

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
+from feeds import wiring
 from pydantic import SecretStr
 
 from feeds import egress
@@ -28,7 +30,7 @@ from feeds.hub.client import HubClient
 from feeds.hub.sandbox import Catalogue, Organisation, RunningSandbox, Sandbox
 from feeds.ledger import Ledger
 from feeds.runner import run_feed
-from feeds.settings import load
+from feeds.wiring import load_settings as load
 
 from conftest import BIN, REPO, two_organisations, write_settings
 from delivery_helpers import BASE_FEED, ftp_feed, make_settings, run, sandbox_with, sitc_feed
@@ -145,8 +147,8 @@ def deliveries_in_a_slot(tmp_path: Path, stall: HostileServer, good: FtpServer, 
     with RunningSandbox(sandbox) as running:
         hub = settings.hub.model_copy(update={"base_url": running.base_url})
         second = hub.model_copy(update={"client_id": "second", "client_secret": SecretStr("second-secret")})
-        with Hubs.of(HubClient(hub), HubClient(second)) as hubs, Ledger(settings.database_url) as ledger:
-            daemon = Daemon(settings, hubs, ledger, clock=lambda: now)
+        with Hubs.of(HubClient(hub), HubClient(second)) as hubs, Ledger(settings.state.database_url) as ledger:
+            daemon = wiring.daemon(settings, hubs, ledger, clock=lambda: now)
             started = datetime.now(timezone.utc)
             futures = daemon.wake(now)
             done = {}
@@ -211,8 +213,8 @@ def test_a_sitc_file_name_belongs_to_the_first_organisation_that_delivered_it(tm
                      3: {**sitc_feed(sitc_filename="Other.csv"), "id": 3, "organisation": 2}}
     reseller = settings.hub.model_copy(update={"client_id": "reseller", "client_secret": SecretStr("reseller-secret")})
     with open_hub(settings.hub, sandbox=sandbox) as first, open_hub(reseller, sandbox=sandbox) as second, \
-            Hubs.of(first, second) as hubs, Ledger(settings.database_url) as ledger:
-        results = [run_feed(settings, hubs, ledger, feed_id) for feed_id in (1, 2, 3, 1)]
+            Hubs.of(first, second) as hubs, Ledger(settings.state.database_url) as ledger:
+        results = [run_feed(wiring.run_environment(settings), hubs, ledger, feed_id) for feed_id in (1, 2, 3, 1)]
     assert [r.status for r in results] == ["delivered", "failed", "delivered", "delivered"]
     assert "'Stock.csv' belongs to organisation 1" in results[1].error
     journal = (tmp_path / "outbox" / "2")

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import update
 
 from feeds.errors import SettingsError
-from feeds.ledger import Ledger, meta
+from feeds.ledger import Ledger
+from feeds.ledger.tables import meta
 
 SLOT = datetime(2026, 11, 26, 2, 30, tzinfo=timezone.utc)
 LEASE = timedelta(minutes=25)
@@ -47,7 +48,7 @@ def test_only_one_claim_wins_among_many(url):
 
     def claim(ledger):
         barrier.wait()
-        wins.append(ledger.claim(7, SLOT, LEASE, now=SLOT, owner="h:1:t"))
+        wins.append(ledger.claims.take(7, SLOT, LEASE, now=SLOT, owner="h:1:t"))
 
     threads = [threading.Thread(target=claim, args=(lg,)) for lg in ledgers]
     for t in threads:
@@ -61,73 +62,73 @@ def test_only_one_claim_wins_among_many(url):
 
 def test_claim_lifecycle(url):
     with Ledger(url) as ledger:
-        assert ledger.claim(1, SLOT, LEASE, now=SLOT, owner="a:1:x")
-        assert not ledger.claim(1, SLOT, LEASE, now=SLOT + timedelta(minutes=24), owner="b:2:y")
-        assert ledger.claim(1, SLOT, LEASE, now=SLOT + timedelta(minutes=26), owner="b:2:y")  # lease ran out
-        ledger.settle(1, SLOT, "failed")
-        assert ledger.claim(1, SLOT, LEASE, now=SLOT + timedelta(minutes=30), owner="b:2:y")  # third try
-        ledger.settle(1, SLOT, "failed")
-        assert not ledger.claim(1, SLOT, LEASE, now=SLOT + timedelta(minutes=60), owner="b:2:y")  # tried 3 times
-        assert ledger.claim(2, SLOT, LEASE, now=SLOT)
-        ledger.settle(2, SLOT, "delivered")
-        assert not ledger.claim(2, SLOT, LEASE, now=SLOT + timedelta(hours=5))
-        assert ledger.claim_status(2, SLOT) == "delivered"
+        assert ledger.claims.take(1, SLOT, LEASE, now=SLOT, owner="a:1:x")
+        assert not ledger.claims.take(1, SLOT, LEASE, now=SLOT + timedelta(minutes=24), owner="b:2:y")
+        assert ledger.claims.take(1, SLOT, LEASE, now=SLOT + timedelta(minutes=26), owner="b:2:y")  # lease ran out
+        ledger.claims.settle(1, SLOT, "failed")
+        assert ledger.claims.take(1, SLOT, LEASE, now=SLOT + timedelta(minutes=30), owner="b:2:y")  # third try
+        ledger.claims.settle(1, SLOT, "failed")
+        assert not ledger.claims.take(1, SLOT, LEASE, now=SLOT + timedelta(minutes=60), owner="b:2:y")  # tried 3 times
+        assert ledger.claims.take(2, SLOT, LEASE, now=SLOT)
+        ledger.claims.settle(2, SLOT, "delivered")
+        assert not ledger.claims.take(2, SLOT, LEASE, now=SLOT + timedelta(hours=5))
+        assert ledger.claims.status(2, SLOT) == "delivered"
 
 
 def test_renewing_keeps_a_long_run_claimed(url):
     with Ledger(url) as ledger:
-        assert ledger.claim(1, SLOT, timedelta(seconds=1))
-        ledger.renew(1, SLOT, timedelta(hours=1))
-        assert not ledger.claim(1, SLOT, LEASE, now=datetime.now(timezone.utc) + timedelta(minutes=30), owner="o:1:z")
+        assert ledger.claims.take(1, SLOT, timedelta(seconds=1))
+        ledger.claims.renew(1, SLOT, timedelta(hours=1))
+        assert not ledger.claims.take(1, SLOT, LEASE, now=datetime.now(timezone.utc) + timedelta(minutes=30), owner="o:1:z")
 
 
 def test_expired_claims_mark_their_runs_abandoned(url):
     with Ledger(url) as ledger:
-        ledger.claim(1, SLOT, LEASE, now=SLOT, owner="far:1:x")
-        run_id = ledger.start_run(1, "schedule", slot_start=SLOT)
-        ledger.attach_run(1, SLOT, run_id)
-        assert ledger.abandon_expired(SLOT + timedelta(minutes=10)) == 0
-        assert ledger.abandon_expired(SLOT + timedelta(minutes=30)) == 1
-        run = ledger.run(run_id)
-        assert run["status"] == "failed" and "abandoned" in run["error"]
+        ledger.claims.take(1, SLOT, LEASE, now=SLOT, owner="far:1:x")
+        run_id = ledger.runs.start(1, "schedule", slot_start=SLOT)
+        ledger.claims.attach_run(1, SLOT, run_id)
+        assert ledger.claims.abandon_expired(SLOT + timedelta(minutes=10)) == 0
+        assert ledger.claims.abandon_expired(SLOT + timedelta(minutes=30)) == 1
+        run = ledger.runs.get(run_id)
+        assert run.status == "failed" and "abandoned" in run.error
 
 
 def test_runs_and_attempts(url):
     with Ledger(url) as ledger:
-        run_id = ledger.start_run(3, "manual", organisation=1, feed_name="F", method="FTP")
+        run_id = ledger.runs.start(3, "manual", organisation=1, feed_name="F", method="FTP")
         start = datetime.now(timezone.utc)
-        ledger.record_attempt(run_id, 1, start, start, "dropped")
-        ledger.record_attempt(run_id, 2, start, start, None)
-        ledger.update_run(run_id, status="delivered", rows=5, bytes=10, sha256="ab", ended_at=start)
-        (run,) = ledger.history(feed_id=3)
-        assert run["status"] == "delivered" and run["attempts"] == 2 and run["rows"] == 5
-        assert [a["error"] for a in ledger.attempts_of(run_id)] == ["dropped", None]
-        assert ledger.history(feed_id=4) == []
+        ledger.runs.record_attempt(run_id, 1, start, start, "dropped")
+        ledger.runs.record_attempt(run_id, 2, start, start, None)
+        ledger.runs.update(run_id, status="delivered", rows=5, bytes=10, sha256="ab", ended_at=start)
+        (run,) = ledger.runs.history(feed_id=3)
+        assert run.status == "delivered" and run.attempts == 2 and run.rows == 5
+        assert [a.error for a in ledger.runs.attempts_of(run_id)] == ["dropped", None]
+        assert ledger.runs.history(feed_id=4) == []
 
 
 def test_first_seen_is_remembered(url):
     with Ledger(url) as ledger:
-        assert ledger.first_seen(5, SLOT) == SLOT
-        assert ledger.first_seen(5, SLOT + timedelta(days=1)) == SLOT
+        assert ledger.sightings.first_seen(5, SLOT) == SLOT
+        assert ledger.sightings.first_seen(5, SLOT + timedelta(days=1)) == SLOT
 
 
 def test_host_keys_and_leftovers(url):
     with Ledger(url) as ledger:
-        assert ledger.host_key("h", 22) is None
-        ledger.remember_host_key("h", 22, "ssh-ed25519", "AAA", "SHA256:x")
-        ledger.remember_host_key("h", 22, "ssh-rsa", "BBB", "SHA256:y")  # the first key stays
-        assert ledger.host_key("h", 22) == ("ssh-ed25519", "AAA", "SHA256:x")
-        assert ledger.forget_host_key("h", 22) and ledger.host_key("h", 22) is None
-        ledger.set_leftovers(1, "ftp://u@h:21/", [".a.part", ".b.part"])
-        assert sorted(ledger.leftovers(1, "ftp://u@h:21/")) == [".a.part", ".b.part"]
-        assert ledger.leftovers(1, "ftp://u@other:21/") == []
-        ledger.set_leftovers(1, "ftp://u@h:21/", [])
-        assert ledger.leftovers(1, "ftp://u@h:21/") == []
+        assert ledger.host_keys.get("h", 22) is None
+        ledger.host_keys.remember("h", 22, "ssh-ed25519", "AAA", "SHA256:x")
+        ledger.host_keys.remember("h", 22, "ssh-rsa", "BBB", "SHA256:y")  # the first key stays
+        assert ledger.host_keys.get("h", 22) == ("ssh-ed25519", "AAA", "SHA256:x")
+        assert ledger.host_keys.forget("h", 22) and ledger.host_keys.get("h", 22) is None
+        ledger.leftovers.set(1, "ftp://u@h:21/", [".a.part", ".b.part"])
+        assert sorted(ledger.leftovers.get(1, "ftp://u@h:21/")) == [".a.part", ".b.part"]
+        assert ledger.leftovers.get(1, "ftp://u@other:21/") == []
+        ledger.leftovers.set(1, "ftp://u@h:21/", [])
+        assert ledger.leftovers.get(1, "ftp://u@h:21/") == []
 
 
 def test_a_newer_schema_is_refused(url):
     with Ledger(url) as ledger:
-        with ledger.engine.begin() as conn:
+        with ledger.db.engine.begin() as conn:
             conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="99"))
     with pytest.raises(SettingsError, match="schema version 99, newer than this feeds understands"):
         Ledger(url)

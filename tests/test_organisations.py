@@ -13,6 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import httpx
 import pytest
 
+from feeds import wiring
+
 from feeds.catalog import load_catalogue
 from feeds.daemon import Daemon, SharedCatalogue
 from feeds.hub import Hubs
@@ -21,7 +23,7 @@ from feeds.hub.sandbox import (CLIENT_ID, CLIENT_SECRET, RESELLER_CLIENT_ID, RES
                                Organisation, RunningSandbox, Sandbox)
 from feeds.hub.sandbox.data import products
 from feeds.ledger import Ledger
-from feeds.settings import load
+from feeds.wiring import load_settings as load
 
 from conftest import hub_settings, write_settings
 from test_cli import invoke
@@ -98,9 +100,9 @@ def test_two_organisations_each_feed_carries_its_own_prices(tmp_path):
     sandbox.feeds[4]["timeslot"] = sandbox.feeds[1]["timeslot"] = 150  # one slot for both organisations
     with RunningSandbox(sandbox) as running:
         settings = load(two_organisations(tmp_path, running.base_url, concurrency=2), {})
-        with Hubs.from_settings(settings) as hubs, Ledger(settings.database_url) as ledger:
+        with wiring.open_hubs(settings) as hubs, Ledger(settings.state.database_url) as ledger:
             now = datetime(2026, 11, 26, 2, 30, tzinfo=timezone.utc)
-            daemon = Daemon(settings, hubs, ledger, clock=lambda: now)
+            daemon = wiring.daemon(settings, hubs, ledger, clock=lambda: now)
             futures = daemon.wake(now)
             assert daemon.wait_idle(60)
             results = {r.feed_id: r for r in (f.result() for f in futures)}
@@ -193,7 +195,7 @@ def test_catalogues_of_two_organisations_are_read_at_the_same_time(tmp_path):
                              RESELLER_CLIENT_ID, RESELLER_CLIENT_SECRET)
     with RunningSandbox(sandbox) as running:
         settings = load(two_organisations(tmp_path, running.base_url, concurrency=3), {})
-        with Hubs.from_settings(settings) as hubs:
+        with wiring.open_hubs(settings) as hubs:
             hubs.identify()
             threads = [threading.Thread(target=load_catalogue, args=(c.client,)) for c in hubs.credentials]
             for thread in threads:

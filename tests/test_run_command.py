@@ -106,14 +106,14 @@ def test_run_to_a_real_ftp_server_through_the_command(tmp_path, hub_server, sand
 
 def test_forget_host_key(tmp_path):
     from feeds.ledger import Ledger
-    from feeds.settings import load
+    from feeds.wiring import load_settings as load
 
     settings = load(SANDBOX_TOML, {})
-    with Ledger(settings.database_url) as ledger:
-        ledger.remember_host_key("sftp.example.com", 2222, "ssh-ed25519", "AAAA", "SHA256:abc")
+    with Ledger(settings.state.database_url) as ledger:
+        ledger.host_keys.remember("sftp.example.com", 2222, "ssh-ed25519", "AAAA", "SHA256:abc")
     missing = invoke("--config", SANDBOX_TOML, "forget-host-key", "sftp.example.com")
     assert missing.exit_code == 2 and "no host key is remembered for sftp.example.com:22" in missing.output
     done = invoke("--config", SANDBOX_TOML, "forget-host-key", "sftp.example.com", "--port", "2222")
     assert done.exit_code == 0 and "SHA256:abc" in done.output
-    with Ledger(settings.database_url) as ledger:
-        assert ledger.host_key("sftp.example.com", 2222) is None
+    with Ledger(settings.state.database_url) as ledger:
+        assert ledger.host_keys.get("sftp.example.com", 2222) is None

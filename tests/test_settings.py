@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds import settings
+from feeds import wiring
 from feeds.errors import SettingsError
 
 from conftest import SAMPLES
@@ -17,7 +17,7 @@ def load(tmp_path: Path, text: str | None = None, env: dict[str, str] | None = N
     if text is not None:
         path = tmp_path / "feeds.toml"
         path.write_text(text, encoding="utf-8")
-    return settings.load(str(path) if path else None, env or {})
+    return wiring.load_settings(str(path) if path else None, env or {})
 
 
 def test_defaults_are_the_spec_defaults(tmp_path):
@@ -32,7 +32,7 @@ def test_defaults_are_the_spec_defaults(tmp_path):
     assert s.delivery.outbox == "" and s.delivery.attempts == 3
     assert s.schedule.max_parallel == 4 and s.schedule.lease_minutes == 25
     assert s.state.archive_keep == 7
-    assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("feeds.db")
+    assert s.state.database_url.startswith("sqlite:///") and s.state.database_url.endswith("feeds.db")
 
 
 def test_file_values_are_typed(tmp_path):
@@ -102,25 +102,25 @@ def test_config_file_choice(tmp_path, monkeypatch):
     other = tmp_path / "other.toml"
     other.write_text("[hub]\nper_page = 9\n")
     monkeypatch.chdir(tmp_path)
-    assert settings.load(None, {}).hub.per_page == 7
-    assert settings.load(None, {"FEEDS_CONFIG": str(other)}).hub.per_page == 9
-    assert settings.load(str(other), {"FEEDS_CONFIG": "nope.toml"}).hub.per_page == 9
+    assert wiring.load_settings(None, {}).hub.per_page == 7
+    assert wiring.load_settings(None, {"FEEDS_CONFIG": str(other)}).hub.per_page == 9
+    assert wiring.load_settings(str(other), {"FEEDS_CONFIG": "nope.toml"}).hub.per_page == 9
 
 
 def test_missing_file_is_a_usage_error(tmp_path):
     with pytest.raises(SettingsError, match="does not exist"):
-        settings.load(str(tmp_path / "nope.toml"), {})
+        wiring.load_settings(str(tmp_path / "nope.toml"), {})
 
 
 @pytest.mark.parametrize("name", ["sandbox.toml", "feeds.example.toml"])
 def test_sample_settings_load(name):
-    s = settings.load(str(SAMPLES / name), {})
+    s = wiring.load_settings(str(SAMPLES / name), {})
     assert s.source.endswith(name)
 
 
 def test_example_documents_every_key():
     text = (SAMPLES / "feeds.example.toml").read_text()
-    for section, model in settings.SECTIONS.items():
+    for section, model in wiring.SECTIONS.items():
         assert f"[{section}]" in text
         for key in model.model_fields:
             assert f"\n{key} = " in text, f"{section}.{key} is not documented"
@@ -129,6 +129,6 @@ def test_example_documents_every_key():
 def test_relative_paths_are_from_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     s = load(tmp_path, '[delivery]\noutbox = "out"\n[state]\ndatabase = "st/f.db"\n')
-    assert s.outbox_path == tmp_path / "out"
-    assert s.database_url == f"sqlite:///{tmp_path}/st/f.db"
-    assert s.archive_path == tmp_path / "st" / "archive"
+    assert s.delivery.outbox_path == tmp_path / "out"
+    assert s.state.database_url == f"sqlite:///{tmp_path}/st/f.db"
+    assert s.state.archive_path == tmp_path / "st" / "archive"

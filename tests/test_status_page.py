@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
+from feeds import wiring
+
 from feeds.config import HubFeed
 from feeds.errors import UsageError
 from feeds.hub import open_hub
@@ -47,14 +49,15 @@ class Page:
         self.sandbox = sandbox_with(*feeds)
         self.settings = make_settings(tmp_path, delivery={"attempts": 1}, web={"token": token},
                                       sitc={"host": "sitc.example.com"})
-        outbox = make_settings(tmp_path, delivery={"outbox": str(tmp_path / "outbox")},
-                               sitc={"host": "sitc.example.com"})
-        self.ledger = Ledger(self.settings.database_url)
+        outbox = wiring.run_environment(make_settings(tmp_path, delivery={"outbox": str(tmp_path / "outbox")},
+                                                      sitc={"host": "sitc.example.com"}))
+        self.ledger = Ledger(self.settings.state.database_url)
         with open_hub(self.settings.hub, sandbox=self.sandbox) as hub:
-            self.results = {1: run_feed(outbox, hub, self.ledger, 1), 2: run_feed(self.settings, hub, self.ledger, 2),
+            self.results = {1: run_feed(outbox, hub, self.ledger, 1),
+                            2: run_feed(wiring.run_environment(self.settings), hub, self.ledger, 2),
                             3: run_feed(outbox, hub, self.ledger, 3)}
         hub_feeds = [HubFeed.read(f) for f in self.sandbox.feeds.values()]
-        pages = StatusPages(self.ledger, lambda: hub_feeds, self.settings.archive_path)
+        pages = StatusPages(self.ledger, lambda: hub_feeds, outbox.archive)
         health = lambda: (True, {"status": "ok"})  # noqa: E731
         self.server = serve(Metrics(), health, "127.0.0.1", 0, pages,
                             guard=lambda app: guarded(app, self.settings.web))

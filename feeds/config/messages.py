@@ -28,6 +28,13 @@ class Problem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
+def a_or_an(word: str) -> str:
+    """``word`` after its article, as it is read aloud: "an EMAIL feed", "an FTP feed", "a SITC feed"."""
+    initialism = word.isupper() and not any(letter in "AEIOU" for letter in word)
+    vowel_sound = word[:1] in ("AEFHILMNORSX" if initialism else "AEIOUaeiou")
+    return f"{'an' if vowel_sound else 'a'} {word}"
+
+
 def show(value: Any) -> str:
     return rules.show(value)
 

@@ -19,8 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import SecretStr
-
 from .. import failpoints
 from ..egress import resolve
 from ..errors import Cancelled, DeliveryError
@@ -50,18 +48,15 @@ class Job:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a file goes: a mail address or a folder on a server, and the method that sends it."""
+    """Where a file goes: the method that sends it, and the place in the method's own terms.
+
+    ``place`` belongs to the method: a mailbox for EMAIL, a folder on a server
+    for the upload methods (``protocols.ServerFolder``). Nothing outside the
+    method reads its fields.
+    """
 
     method: Method
-    protocol: str  # EMAIL, FTP, FTPS or SFTP
-    #: the server comes from an organisation's configuration: the egress rule applies
-    organisation_owned: bool = False
-    host: str = ""
-    port: int = 0
-    user: str = ""
-    password: SecretStr = SecretStr("")
-    directory: str = ""
-    email: str = ""
+    place: Any
 
     def describe(self, filename: str = "") -> str:
         """The destination as shown in summaries, history and manifests: no secrets."""
@@ -69,11 +64,11 @@ class Target:
 
 
 class HostKeyStore(Protocol):
-    """Where trust-on-first-use SFTP host keys are kept (the ledger)."""
+    """Where trust-on-first-use SFTP host keys are kept (the ledger's ``host_keys``)."""
 
-    def host_key(self, host: str, port: int) -> tuple[str, str, str] | None: ...
+    def get(self, host: str, port: int) -> tuple[str, str, str] | None: ...
 
-    def remember_host_key(self, host: str, port: int, key_type: str, key_base64: str, fingerprint: str) -> None: ...
+    def remember(self, host: str, port: int, key_type: str, key_base64: str, fingerprint: str) -> None: ...
 
 
 @dataclass
@@ -102,11 +97,11 @@ class Context:
     _connections: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def address(self, target: Target) -> str:
-        """Where to connect for ``target``: the checked address of an organisation's server (SPEC §11)."""
-        if not target.organisation_owned:
-            return target.host  # the operator's own target ([sitc], [smtp])
-        return resolve(target.host, target.port, self.allowed)
+    def address(self, host: str, port: int, organisation_owned: bool) -> str:
+        """Where to connect: the checked address of an organisation's server (SPEC §11), else ``host``."""
+        if not organisation_owned:
+            return host  # the operator's own target ([sitc], [smtp])
+        return resolve(host, port, self.allowed)
 
     def opened(self, connection: Any) -> Any:
         """Register a connection (a socket or anything with ``shutdown``/``close``); cut at once if too late."""

@@ -14,7 +14,8 @@ import logging
 import smtplib
 import ssl
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -28,10 +29,10 @@ from ..filenames import fit
 from ..sections import Section
 from . import limits
 from .base import Context, Job, Target, classify_os_error, tls_context
-from .method import FeedField, Method
+from .method import FeedField, Method, Own
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from ..config import FeedConfig
 
 log = logging.getLogger("feeds.deliver.email")
 
@@ -49,6 +50,19 @@ class SmtpSettings(Section):
     verify: bool = True
     ca_file: str = ""
     timeout: float = Field(60.0, gt=0)
+
+    def notices(self) -> list[str]:
+        if self.security == "none" and self.username:
+            return ['smtp.security is "none" with smtp.username set: the SMTP password crosses the network '
+                    "unencrypted; use starttls or ssl"]
+        return []
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """The place of an EMAIL feed's target: the one address it is mailed to."""
+
+    address: str
 
 
 def build_message(job: Job, sender: str, limit_bytes: int) -> EmailMessage:
@@ -246,29 +260,33 @@ class EmailMethod(Method):
     def destination(self, raw: Mapping[str, Any]) -> str:
         return str(raw.get("delivery_email") or "")
 
-    def target(self, feed: Any, settings: Settings) -> Target:
-        return Target(method=self, protocol="EMAIL", email=feed.delivery_email or "")
+    def target(self, feed: FeedConfig, own: Own) -> Target:
+        return Target(self, Mailbox(feed.delivery_email or ""))
 
     def describe(self, target: Target, filename: str = "") -> str:
-        return f"email to {target.email}"
+        return f"email to {target.place.address}"
 
-    def send(self, job: Job, target: Target, context: Context, settings: Settings) -> str:
+    def probe_key(self, target: Target) -> Hashable:
+        return self.name  # every EMAIL feed goes through the one mail server of [smtp]: one probe
+
+    def send(self, job: Job, target: Target, context: Context, own: Own) -> str:
         """Mail ``job`` to the feed's address; return the destination."""
-        smtp: SmtpSettings = settings.smtp
+        smtp: SmtpSettings = own.smtp
         message = build_message(job, smtp.sender, _limit(smtp))
-        send_message(message, target.email, context, smtp)
+        send_message(message, target.place.address, context, smtp)
         return target.describe(job.filename)
 
-    def probe(self, target: Target, context: Context, settings: Settings) -> str:
+    def probe(self, target: Target, context: Context, own: Own) -> str:
         """Connect, start TLS and log in as ``[smtp]`` says; no mail is sent."""
-        with _Session(settings.smtp, context):
+        smtp: SmtpSettings = own.smtp
+        with _Session(smtp, context):
             pass
-        security = {"starttls": "STARTTLS", "ssl": "TLS", "none": "no TLS"}[settings.smtp.security]
-        login = "logged in" if settings.smtp.username else "no login configured"
+        security = {"starttls": "STARTTLS", "ssl": "TLS", "none": "no TLS"}[smtp.security]
+        login = "logged in" if smtp.username else "no login configured"
         return f"connected ({security}), {login}; no mail sent"
 
-    def outbox_file(self, job: Job, target: Target, settings: Settings) -> tuple[str, bytes, dict[str, Any]]:
-        smtp: SmtpSettings = settings.smtp
+    def outbox_file(self, job: Job, target: Target, own: Own) -> tuple[str, bytes, dict[str, Any]]:
+        smtp: SmtpSettings = own.smtp
         message = build_message(job, smtp.sender, _limit(smtp))
         details = {"email": {
             "smtp": f"{smtp.host}:{smtp.port} ({smtp.security})",

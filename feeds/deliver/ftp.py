@@ -16,13 +16,12 @@ from pydantic import AfterValidator, AliasChoices, Field, SecretStr
 from .. import rules
 from ..errors import ConfigError
 from .base import Target
-from .method import FeedField, Finding
-from .protocols import Protocol, default_port
+from .method import FeedField, Finding, Own
+from .protocols import Protocol, ServerFolder, default_port
 from .upload import UploadMethod
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
-    from ..settings import Settings
 
 
 class FtpMethod(UploadMethod):
@@ -79,20 +78,19 @@ class FtpMethod(UploadMethod):
         path = raw.get("delivery_path") or ""
         return f"{protocol}://{raw.get('delivery_user') or ''}@{raw.get('delivery_server') or ''}{port}{path}"
 
-    def target(self, feed: FeedConfig, settings: Settings) -> Target:
+    def target(self, feed: FeedConfig, own: Own) -> Target:
         port = self.port(feed)
         if not (feed.delivery_protocol and feed.delivery_server and port):
-            raise ConfigError(f"{feed.label()}: an FTP feed needs delivery_procotol and delivery_server")
-        return Target(
-            method=self,
+            raise ConfigError(f"{feed.label()}: an {self.name} feed needs delivery_procotol and delivery_server")
+        return Target(self, ServerFolder(
             protocol=feed.delivery_protocol,
-            organisation_owned=True,
             host=feed.delivery_server,
             port=port,
             user=feed.delivery_user or "",
             password=feed.delivery_password or SecretStr(""),
             directory=feed.delivery_path or "",
-        )
+            organisation_owned=True,
+        ))
 
 
 METHOD = FtpMethod()

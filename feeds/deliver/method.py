@@ -8,22 +8,29 @@ method owns:
   (``fields``), those a feed must have (``required``), and a fixed file format
   when it has one; the feed model, the validator and ``feeds schema`` are
   built from these;
-- its settings sections (``settings_sections``), gathered by ``settings.py``;
-- where a feed's file goes (``target``) and how that is described in logs,
-  history, ``feeds list`` and outbox manifests (``describe``, ``destination``);
+- its settings sections (``settings_sections``): the wiring gathers them into
+  the product's settings, and hands the method those sections alone (``own``,
+  a namespace such as ``own.smtp``), never the whole settings;
+- where a feed's file goes (``target``: a ``Target`` whose ``place`` is the
+  method's own description of it), how that is described in logs, history,
+  ``feeds list`` and outbox manifests (``describe``, ``destination``,
+  ``manifest``), and which destinations one connection test covers
+  (``probe_key``);
 - sending (``send``), removing what a failed upload left (``cleanup``) and
   testing a destination without sending a feed (``probe``), with its
   library's errors mapped to transient or permanent ``DeliveryError``s;
-- what the outbox writes instead of sending (``outbox_file``).
+- what the outbox writes instead of sending (``outbox_file``);
+- a file name every organisation writes to, if it has one (``shared_name``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic.fields import FieldInfo
@@ -33,11 +40,12 @@ from ..sections import Section
 
 if TYPE_CHECKING:  # the model is built from the methods, so they only name it
     from ..config import FeedConfig
-    from ..settings import Settings
     from .base import Context, Job, Target
 
 #: a rule's finding: (field, message)
 Finding = tuple[str, str]
+#: a method's own settings sections, by name (``own.smtp``): nothing else of the settings
+Own = SimpleNamespace
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class FeedField:
 
     annotation: Any
     info: FieldInfo
-    hint: str = ""  #: what to give, ending "is required for a ... feed"
+    hint: str = ""  #: what to give, shown after "is required for ... feed:"
 
 
 class Method(ABC):
@@ -95,24 +103,36 @@ class Method(ABC):
     # --- delivery --------------------------------------------------------------
 
     @abstractmethod
-    def target(self, feed: FeedConfig, settings: Settings) -> Target:
+    def target(self, feed: FeedConfig, own: Own) -> Target:
         """Where this feed's file goes; ConfigError or SettingsError before anything is sent."""
 
     @abstractmethod
     def describe(self, target: Target, filename: str = "") -> str:
         """The destination as summaries, history and manifests show it: no secrets."""
 
+    def manifest(self, target: Target) -> dict[str, Any]:
+        """What an outbox manifest says about the destination beyond ``describe``: secrets masked."""
+        return {}
+
+    def probe_key(self, target: Target) -> Hashable:
+        """What one connection test covers: targets with the same key share a probe (``feeds check``).
+
+        By default the whole place, secrets included: two feeds that log in
+        with different passwords never share a verdict.
+        """
+        return (self.name, target.place)
+
     @abstractmethod
-    def send(self, job: Job, target: Target, context: Context, settings: Settings) -> str:
+    def send(self, job: Job, target: Target, context: Context, own: Own) -> str:
         """Deliver once; DeliveryError(transient=...) on failure; return the destination."""
 
-    def cleanup(self, target: Target, context: Context, settings: Settings) -> None:
+    def cleanup(self, target: Target, context: Context, own: Own) -> None:
         """Remove temporary files a failed last attempt left (best effort)."""
 
     @abstractmethod
-    def probe(self, target: Target, context: Context, settings: Settings) -> str:
+    def probe(self, target: Target, context: Context, own: Own) -> str:
         """Test the destination without sending a feed; return what was checked, or raise DeliveryError."""
 
-    def outbox_file(self, job: Job, target: Target, settings: Settings) -> tuple[str, bytes | Path, dict[str, Any]]:
+    def outbox_file(self, job: Job, target: Target, own: Own) -> tuple[str, bytes | Path, dict[str, Any]]:
         """What the outbox writes instead of sending: (file name, content, manifest details)."""
         return job.filename, job.path, {}

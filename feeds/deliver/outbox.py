@@ -17,14 +17,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from typing import TYPE_CHECKING
-
 from .. import redact
 from ..filenames import fit
 from .base import Job, Target
-
-if TYPE_CHECKING:
-    from ..settings import Settings
+from .method import Own
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -33,7 +29,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def write(job: Job, target: Target, settings: Settings, outbox: Path) -> str:
+def write(job: Job, target: Target, own: Own, outbox: Path) -> str:
     """Write the delivery to the outbox; return where it went."""
     folder = outbox / str(job.feed.id if job.feed.id is not None else "manual")
     folder.mkdir(parents=True, exist_ok=True)
@@ -41,8 +37,7 @@ def write(job: Job, target: Target, settings: Settings, outbox: Path) -> str:
         "feed_id": job.feed.id,
         "feed_name": job.feed.name,
         "run_id": job.run_id,
-        "method": job.feed.delivery_method,
-        "protocol": target.protocol,
+        "method": target.method.name,
         "would_send_to": target.describe(job.filename),
         "filename": job.filename,
         "rows": job.rows,
@@ -51,7 +46,7 @@ def write(job: Job, target: Target, settings: Settings, outbox: Path) -> str:
         "generated_at": job.generated_at.isoformat(),
         "written_at": datetime.now(timezone.utc).isoformat(),
     }
-    name, content, details = target.method.outbox_file(job, target, settings)
+    name, content, details = target.method.outbox_file(job, target, own)
     written = folder / name
     if isinstance(content, bytes):
         _atomic_write(written, content)
@@ -60,14 +55,7 @@ def write(job: Job, target: Target, settings: Settings, outbox: Path) -> str:
         shutil.copyfile(content, temporary)
         os.replace(temporary, written)
     manifest.update(details)
-    if target.host:
-        manifest["remote"] = {
-            "host": target.host,
-            "port": target.port,
-            "user": target.user,
-            "password": redact.MASK if target.password.get_secret_value() else "",
-            "directory": target.directory or "",
-        }
+    manifest.update(target.method.manifest(target))
     manifest["file"] = str(written)
     text = json.dumps(redact.redact_data(manifest), indent=2, ensure_ascii=False) + "\n"
     _atomic_write(folder / fit(written.name, suffix=".manifest.json"), text.encode("utf-8"))

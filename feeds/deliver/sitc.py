@@ -17,13 +17,12 @@ from .. import rules
 from ..errors import ConfigError, SettingsError
 from ..sections import Section
 from .base import Target
-from .method import FeedField, Finding
-from .protocols import Protocol
+from .method import FeedField, Finding, Own
+from .protocols import Protocol, ServerFolder
 from .upload import UploadMethod
 
 if TYPE_CHECKING:
     from ..config import FeedConfig
-    from ..settings import Settings
 
 _CONFIRM = ("the organisation agrees to share its stock and prices with Stock In The Channel")
 
@@ -57,7 +56,7 @@ class SitcMethod(UploadMethod):
     required = ("sitc_filename", "sitc_confirm")
     fixed_format = {"delimiter": "COMMA", "escape_method": "QUOTED", "show_headers": True}
     uses_filename_pattern = False
-    settings_sections = {"sitc": SitcSettings}
+    settings_sections = {**UploadMethod.settings_sections, "sitc": SitcSettings}
     schema_then = {"properties": {"sitc_confirm": {"const": True}}}
 
     def check(self, raw: Mapping[str, Any], feed: FeedConfig | None) -> tuple[list[Finding], list[Finding]]:
@@ -78,24 +77,17 @@ class SitcMethod(UploadMethod):
     def destination(self, raw: Mapping[str, Any]) -> str:
         return f"SITC {raw.get('sitc_filename') or ''}"
 
-    def target(self, feed: FeedConfig, settings: Settings) -> Target:
+    def target(self, feed: FeedConfig, own: Own) -> Target:
         if feed.sitc_confirm is not True:
             raise ConfigError(
                 f"{feed.label()}: sitc_confirm is not true, so the organisation has not agreed to share its stock "
                 "and prices with Stock In The Channel; nothing was sent"
             )
-        sitc: SitcSettings = settings.sitc
+        sitc: SitcSettings = own.sitc
         if not sitc.host:
             raise SettingsError("sitc.host is empty: set the Stock In The Channel upload target in [sitc]")
-        return Target(
-            method=self,
-            protocol=sitc.protocol,
-            host=sitc.host,
-            port=sitc.port,
-            user=sitc.username,
-            password=sitc.password,
-            directory=sitc.directory,
-        )
+        return Target(self, ServerFolder(protocol=sitc.protocol, host=sitc.host, port=sitc.port, user=sitc.username,
+                                         password=sitc.password, directory=sitc.directory))
 
 
 METHOD = SitcMethod()

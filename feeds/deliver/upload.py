@@ -1,19 +1,20 @@
 """What the methods that upload to a folder on a server share (FTP and SITC).
 
 They differ in where the server comes from (the feed, or ``[sitc]``) and
-which fields they own; sending, cleaning up, probing and describing go
-through the upload protocol of the target (``protocols/``).
+which fields they own; their target's place is a ``protocols.ServerFolder``,
+and sending, cleaning up, probing and describing go through its protocol
+(``protocols/``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .method import Method
-from .protocols import PROTOCOLS
+from .. import redact
+from .method import Method, Own
+from .protocols import PROTOCOLS, SECTIONS, ServerFolder
 
 if TYPE_CHECKING:
-    from ..settings import Settings
     from .base import Context, Job, Target
 
 
@@ -22,23 +23,33 @@ class UploadMethod(Method):
 
     #: shown before the URL in descriptions, e.g. "SITC "
     label_prefix = ""
+    settings_sections = dict(SECTIONS)
 
     def describe(self, target: Target, filename: str = "") -> str:
-        folder = target.directory.rstrip("/") if target.directory not in ("", "/") else ""
+        server: ServerFolder = target.place
+        folder = server.directory.rstrip("/") if server.directory not in ("", "/") else ""
         path = f"{folder}/{filename}" if filename else (folder or "/")
         if not path.startswith("/"):
             path = "/" + path
-        return f"{self.label_prefix}{target.protocol.lower()}://{target.user}@{target.host}:{target.port}{path}"
+        return f"{self.label_prefix}{server.protocol.lower()}://{server.user}@{server.host}:{server.port}{path}"
 
-    def send(self, job: Job, target: Target, context: Context, settings: Settings) -> str:
-        module, _, section = PROTOCOLS[target.protocol]
-        return module.send(job, target, context, getattr(settings, section))
+    def manifest(self, target: Target) -> dict[str, Any]:
+        server: ServerFolder = target.place
+        return {"remote": {"host": server.host, "port": server.port, "user": server.user,
+                           "password": redact.MASK if server.password.get_secret_value() else "",
+                           "directory": server.directory or ""}}
 
-    def cleanup(self, target: Target, context: Context, settings: Settings) -> None:
-        module, _, section = PROTOCOLS[target.protocol]
-        module.cleanup(target, context, getattr(settings, section))
+    def send(self, job: Job, target: Target, context: Context, own: Own) -> str:
+        server: ServerFolder = target.place
+        module, _, section = PROTOCOLS[server.protocol]
+        return module.send(job, server, self.describe(target, job.filename), context, getattr(own, section))
 
-    def probe(self, target: Target, context: Context, settings: Settings) -> str:
-        module, _, section = PROTOCOLS[target.protocol]
-        return module.probe(target, context, getattr(settings, section))
+    def cleanup(self, target: Target, context: Context, own: Own) -> None:
+        server: ServerFolder = target.place
+        module, _, section = PROTOCOLS[server.protocol]
+        module.cleanup(server, context, getattr(own, section))
 
+    def probe(self, target: Target, context: Context, own: Own) -> str:
+        server: ServerFolder = target.place
+        module, _, section = PROTOCOLS[server.protocol]
+        return module.probe(server, context, getattr(own, section))

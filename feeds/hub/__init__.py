@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..settings import TOKEN_PATH, HubSettings
 from .client import HubClient, Page
 from .organisations import Credentials, Hubs, as_hubs
+from .settings import TOKEN_PATH, HubSettings, OrganisationCredentials
 
-__all__ = ["Credentials", "HubClient", "Hubs", "Page", "as_hubs", "open_hub"]
+__all__ = ["Credentials", "HubClient", "HubSettings", "Hubs", "OrganisationCredentials", "Page", "as_hubs", "open_hub"]
 
 SANDBOX_BASE_URL = "http://sandbox.invalid/api/v1"
 

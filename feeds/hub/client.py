@@ -11,7 +11,6 @@ The transport is the seam for the in-process sandbox and for tests: any
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import logging
@@ -24,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import tenacity
 
 from .. import __version__, redact, retry
 from ..errors import HubError
-from ..settings import TOKEN_PATH, HubSettings
+from .pacing import Throttle, parse_retry_after
+from .settings import TOKEN_PATH, HubSettings
 
 log = logging.getLogger("feeds.hub")
 
@@ -36,9 +35,10 @@ log = logging.getLogger("feeds.hub")
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 #: a POST is only repeated when Hub surely did not act on it
 POST_RETRY_STATUS = {429, 503}
-RETRY_AFTER_CAP = 300.0
 MAX_PAGES = 100_000
-SECRET_KEYS = {"delivery_password", "client_secret", "access_token", "password"}
+#: the keys of Hub's own answers that hold secrets; the feed configuration's secret fields are added by
+#: whoever builds the client (``secret_keys``), from the feed model
+OAUTH_SECRET_KEYS = frozenset({"client_secret", "access_token"})
 
 
 class TransientHubError(HubError):
@@ -57,53 +57,12 @@ class Page:
     total_pages: int | None
 
 
-class Throttle:
-    """A moment before which no request is sent, shared by all workers."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        self._resume_at = 0.0
-        self._lock = threading.Lock()
-        self._clock = clock
-        self._sleep = sleep
-
-    def hold(self, seconds: float) -> None:
-        with self._lock:
-            self._resume_at = max(self._resume_at, self._clock() + seconds)
-
-    def wait(self) -> None:
-        waited_for = None
-        while True:
-            with self._lock:
-                resume_at = self._resume_at
-            delay = resume_at - self._clock()
-            if delay <= 0 or resume_at == waited_for:
-                return
-            self._sleep(delay)
-            waited_for = resume_at  # wait again only if someone held it longer meanwhile
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
-
-
-def mask_body(text: str, limit: int = 500) -> str:
-    """Hub's answer body for a message: secrets masked, cut to ``limit``."""
+def mask_body(text: str, secret_keys: frozenset[str] = OAUTH_SECRET_KEYS, limit: int = 500) -> str:
+    """Hub's answer body for a message: the values of ``secret_keys`` masked, cut to ``limit``."""
 
     def scrub(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: (redact.MASK if k in SECRET_KEYS and v else scrub(v)) for k, v in value.items()}
+            return {k: (redact.MASK if k in secret_keys and v else scrub(v)) for k, v in value.items()}
         if isinstance(value, list):
             return [scrub(v) for v in value]
         return value
@@ -137,12 +96,12 @@ class HubClient:
         base_url: str | None = None,
         token_url: str | None = None,
         policy: retry.RetryPolicy | None = None,
-        backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         on_request: Callable[[str, str, int | None], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         limiter: threading.Semaphore | None = None,
         credentials_name: str = "hub",
+        secret_keys: frozenset[str] = frozenset(),
     ):
         self.settings = settings
         self.base_url = (base_url or settings.base_url).rstrip("/")
@@ -159,7 +118,9 @@ class HubClient:
         self._token_lock = threading.Lock()
         self._sleep = sleep
         self._clock = clock
-        self._policy = policy or retry.hub_policy(settings.attempts, backoff)
+        self._policy = policy or retry.HUB.but(attempts=settings.attempts)
+        #: keys whose values are masked in Hub's answers shown in messages
+        self.secret_keys = OAUTH_SECRET_KEYS | secret_keys
         self.throttle = Throttle(sleep=sleep)
         self._on_request = on_request
         #: requests in flight, shared by the clients of every credential set (``hub.concurrency`` in all)
@@ -318,7 +279,6 @@ class HubClient:
 
     def _retrying(self, method: str, path: str, call: Callable[[], Any], idempotent: bool = False) -> Any:
         attempts = self._policy.attempts
-        exponential = self._policy.wait()
 
         def retry_on(exc: BaseException) -> bool:
             if method == "POST" and not idempotent:
@@ -327,25 +287,19 @@ class HubClient:
                 return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
             return isinstance(exc, (TransientHubError, httpx.TransportError))
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            seconds = exponential(state)
+        def pause_for(exc: BaseException) -> float | None:
             retry_after = getattr(exc, "retry_after", None)
-            if retry_after is not None:
-                self.throttle.hold(retry_after)
-                seconds = 0.0  # the throttle does the waiting, for every worker
-            return seconds
+            if retry_after is None:
+                return None
+            self.throttle.hold(retry_after)
+            return 0.0  # the throttle does the waiting, for every worker
 
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning(
-                "Hub %s %s failed (%s); trying again (attempt %d of %d)",
-                method, path, _describe(exc), state.attempt_number + 1, attempts,
-            )
+        def on_retry(exc: BaseException, attempt: int) -> None:
+            log.warning("Hub %s %s failed (%s); trying again (attempt %d of %d)", method, path, _describe(exc),
+                        attempt, attempts)
 
-        retrying = self._policy.retrying(retry_on, sleep=self._sleep, before_sleep=before_sleep, wait=wait)
         try:
-            return retrying(call)
+            return self._policy.run(call, retry_on, sleep=self._sleep, on_retry=on_retry, pause_for=pause_for)
         except TransientHubError as exc:
             raise HubError(f"{exc} after {attempts} attempts", exc.status) from None
         except httpx.TransportError as exc:
@@ -364,9 +318,8 @@ class HubClient:
             token = self._bearer()
             response = self._raw(method, url, path, params=params, json_body=json_body, token=token)
             if response.status_code == 401:
-                raise HubError(
-                    f"Hub refused a fresh access token for {method} {path} (401): {mask_body(response.text)}", 401
-                )
+                body = mask_body(response.text, self.secret_keys)
+                raise HubError(f"Hub refused a fresh access token for {method} {path} (401): {body}", 401)
         self._check(method, path, response)
         return response
 
@@ -391,7 +344,7 @@ class HubClient:
         what = f"Hub answered {status} {response.reason_phrase} to {method} {path}"
         if status in TRANSIENT_STATUS:
             raise TransientHubError(what, status, parse_retry_after(response.headers.get("Retry-After")))
-        raise HubError(f"{what}: {mask_body(response.text)}", status)
+        raise HubError(f"{what}: {mask_body(response.text, self.secret_keys)}", status)
 
     # --- the token -----------------------------------------------------------
 
@@ -433,7 +386,7 @@ class HubClient:
             )
         if response.status_code >= 400:
             raise HubError(
-                f"Hub's token endpoint answered {response.status_code}: {mask_body(response.text)}",
+                f"Hub's token endpoint answered {response.status_code}: {mask_body(response.text, self.secret_keys)}",
                 response.status_code,
             )
         try:

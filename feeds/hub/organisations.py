@@ -17,16 +17,14 @@ requests in flight.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import ConfigError, HubError, SettingsError
 from .client import HubClient
-
-if TYPE_CHECKING:
-    from ..settings import Settings
+from .settings import HubSettings, OrganisationCredentials
 
 T = TypeVar("T")
 
@@ -64,11 +62,12 @@ class Hubs:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, **client_options: Any) -> Hubs:
-        """A client per credential set; ``hub.base_url = "sandbox"`` shares one in-process sandbox."""
+    def open(cls, hub: HubSettings, organisations: Mapping[int, OrganisationCredentials],
+             **client_options: Any) -> Hubs:
+        """A client per credential set (``[hub]``, each ``[organisations.<id>]``); ``hub.base_url = "sandbox"``
+        shares one in-process sandbox."""
         from . import open_hub  # lazy: hub/__init__ imports this module
 
-        hub = settings.hub
         options = dict(client_options)
         if hub.is_sandbox and "sandbox" not in options:
             from .sandbox import Sandbox  # lazy: only the sandbox set-up loads the sandbox
@@ -76,9 +75,9 @@ class Hubs:
             options["sandbox"] = Sandbox.from_samples()
         options.setdefault("limiter", threading.BoundedSemaphore(hub.concurrency))
         sets: list[Credentials] = []
-        if hub.client_id or not settings.organisations:
+        if hub.client_id or not organisations:
             sets.append(Credentials("hub", open_hub(hub, **options)))
-        for organisation, table in sorted(settings.organisations.items()):
+        for organisation, table in sorted(organisations.items()):
             name = f"organisations.{organisation}"
             scoped = hub.model_copy(update={"client_id": table.client_id, "client_secret": table.client_secret})
             sets.append(Credentials(name, open_hub(scoped, credentials_name=name, **options), expected=organisation))

@@ -2,9 +2,10 @@
 
 The methods that upload a file to a folder on a server (the reseller's own
 server, ``ftp.py``; Stock In The Channel, ``sitc.py``) reach it through one of
-these. Each protocol module has ``send``, ``cleanup`` and ``probe`` taking
-``(…, target, context, section)``, where ``section`` is its own settings
-section, and maps its library's errors to ``DeliveryError``.
+these. A method describes the place as a ``ServerFolder``; each protocol
+module has ``send``, ``cleanup`` and ``probe`` taking ``(…, server, context,
+section)``, where ``section`` is its own settings section, and maps its
+library's errors to ``DeliveryError``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Literal
 
 from ...sections import Section
 from . import ftp, sftp
+from .server import ServerFolder
+
+__all__ = ["PROTOCOLS", "SECTIONS", "Protocol", "ServerFolder", "default_port"]
 
 Protocol = Literal["FTP", "FTPS", "SFTP"]
 #: protocol -> (module, default port, the settings section the module reads)

@@ -1,6 +1,6 @@
 """FTP and FTPS delivery (ftplib): passive mode, explicit TLS, atomic upload.
 
-The file is stored under a temporary name in the target folder, its size is
+The file is stored under a temporary name in the server folder, its size is
 checked with SIZE, then it is renamed over the final name (SPEC §4). A reader
 never sees a partial file under the final name; a failed upload's temporary
 file is deleted on the spot when the connection still works, or by the next
@@ -19,7 +19,8 @@ from ... import redact
 from ...errors import Cancelled, DeliveryError
 from ...sections import Section
 from .. import limits
-from ..base import (PROBE, Context, Job, Target, before_publishing, classify_os_error, probe_names, tls_context,
+from .server import ServerFolder
+from ..base import (PROBE, Context, Job, before_publishing, classify_os_error, probe_names, tls_context,
                     write_rename_delete)
 
 log = logging.getLogger("feeds.deliver.ftp")
@@ -107,24 +108,24 @@ def _error(exc: BaseException, what: str) -> DeliveryError:
     return classify_os_error(exc, what)
 
 
-def _connect(target: Target, context: Context, ftps: FtpsSettings) -> BoundedFTP:
+def _connect(server: ServerFolder, context: Context, ftps: FtpsSettings) -> BoundedFTP:
     timeout = context.timeout
-    where = f"{target.protocol} {target.host}:{target.port}"
+    where = f"{server.protocol} {server.host}:{server.port}"
     ftp: BoundedFTP
-    address = context.address(target)  # the egress rule, before any connection
+    address = context.address(server.host, server.port, server.organisation_owned)  # the egress rule, before any connection
     try:
-        if target.protocol == "FTPS":
+        if server.protocol == "FTPS":
             ftp = ReusingFTP_TLS(context=tls_context(ftps.ca_file, ftps.verify, "FTPS", "ftps.verify"),
                                  timeout=timeout)
         else:
             ftp = BoundedFTP(timeout=timeout)
         context.opened(ftp)
-        ftp.connect(address, target.port)
-        ftp.host = target.host  # TLS checks the certificate against the name, not the address
+        ftp.connect(address, server.port)
+        ftp.host = server.host  # TLS checks the certificate against the name, not the address
     except Exception as exc:
         raise _error(exc, f"connecting to {where}") from None
     try:
-        ftp.login(target.user, target.password.get_secret_value())  # FTP_TLS sends AUTH TLS first
+        ftp.login(server.user, server.password.get_secret_value())  # FTP_TLS sends AUTH TLS first
         if isinstance(ftp, ftplib.FTP_TLS):
             ftp.prot_p()
         ftp.set_pasv(True)
@@ -160,13 +161,12 @@ def _remove_leftovers(ftp: ftplib.FTP, context: Context) -> None:
             context.drop_leftover(leftover)
 
 
-def send(job: Job, target: Target, context: Context, section: FtpsSettings) -> str:
-    """Upload ``job`` to ``target`` over FTP or FTPS; return the destination."""
-    where = target.describe(job.filename)
-    ftp = _connect(target, context, section)
+def send(job: Job, server: ServerFolder, where: str, context: Context, section: FtpsSettings) -> str:
+    """Upload ``job`` to ``server`` over FTP or FTPS (``where`` names it in messages); return ``where``."""
+    ftp = _connect(server, context, section)
     temporary = f".feeds-{uuid.uuid4().hex[:16]}.part"
     try:
-        _enter_folder(ftp, target)
+        _enter_folder(ftp, server)
         _remove_leftovers(ftp, context)
         context.check_cancel()
 
@@ -191,7 +191,7 @@ def send(job: Job, target: Target, context: Context, section: FtpsSettings) -> s
                 _delete_quietly(ftp, job.filename)
                 ftp.rename(temporary, job.filename)
         except Exception as exc:
-            raise _error(exc, f"renaming the upload to {job.filename!r} on {target.host}") from None
+            raise _error(exc, f"renaming the upload to {job.filename!r} on {server.host}") from None
         context.drop_leftover(temporary)
         _close(ftp)
         return where
@@ -203,17 +203,17 @@ def send(job: Job, target: Target, context: Context, section: FtpsSettings) -> s
         raise
 
 
-def cleanup(target: Target, context: Context, section: FtpsSettings) -> None:
+def cleanup(server: ServerFolder, context: Context, section: FtpsSettings) -> None:
     """Remove temporary files a failed last attempt left behind (a fresh, best-effort connection)."""
     if not context.leftovers:
         return
     try:
-        ftp = _connect(target, context, section)
+        ftp = _connect(server, context, section)
     except DeliveryError:
         return
     try:
-        if target.directory:
-            ftp.cwd(target.directory)
+        if server.directory:
+            ftp.cwd(server.directory)
         _remove_leftovers(ftp, context)
     except Exception:
         pass
@@ -221,25 +221,25 @@ def cleanup(target: Target, context: Context, section: FtpsSettings) -> None:
         _close(ftp)
 
 
-def probe(target: Target, context: Context, section: FtpsSettings) -> str:
+def probe(server: ServerFolder, context: Context, section: FtpsSettings) -> str:
     """Connect, log in, write a probe file under a hidden name, rename it, delete it; send no feed (SPEC §10)."""
-    ftp = _connect(target, context, section)
+    ftp = _connect(server, context, section)
     try:
-        _enter_folder(ftp, target)
+        _enter_folder(ftp, server)
         written, renamed = probe_names()
         try:
             write_rename_delete(written, renamed, lambda name: ftp.storbinary(f"STOR {name}", io.BytesIO(PROBE)),
                                 ftp.rename, ftp.delete)
         except Exception as exc:
-            raise _error(exc, f"writing a probe file in {target.directory or 'the login folder'} on {target.host}") from None
+            raise _error(exc, f"writing a probe file in {server.directory or 'the login folder'} on {server.host}") from None
         return "logged in; wrote, renamed and deleted a probe file"
     finally:
         _close(ftp)
 
 
-def _enter_folder(ftp: ftplib.FTP, target: Target) -> None:
+def _enter_folder(ftp: ftplib.FTP, server: ServerFolder) -> None:
     try:
-        if target.directory:
-            ftp.cwd(target.directory)
+        if server.directory:
+            ftp.cwd(server.directory)
     except Exception as exc:
-        raise _error(exc, f"opening the folder {target.directory!r} on {target.host}") from None
+        raise _error(exc, f"opening the folder {server.directory!r} on {server.host}") from None

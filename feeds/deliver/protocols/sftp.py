@@ -22,7 +22,8 @@ from ... import redact
 from ...errors import Cancelled, DeliveryError
 from ...sections import Section
 from .. import limits
-from ..base import PROBE, Context, Job, Target, before_publishing, classify_os_error, probe_names, write_rename_delete
+from .server import ServerFolder
+from ..base import PROBE, Context, Job, before_publishing, classify_os_error, probe_names, write_rename_delete
 
 if TYPE_CHECKING:  # paramiko is imported on use: it takes 0.3 s, and a mail or FTP run never needs it
     import paramiko
@@ -47,13 +48,13 @@ def _known_hosts_name(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
-def check_host_key(key: paramiko.PKey, target: Target, context: Context, section: SftpSettings) -> None:
+def check_host_key(key: paramiko.PKey, server: ServerFolder, context: Context, section: SftpSettings) -> None:
     """Apply the configured host-key policy; raise a permanent DeliveryError on refusal."""
     import paramiko  # lazy: see the import at the top
 
     policy = section.host_key_policy
     seen = fingerprint(key)
-    where = f"{target.host}:{target.port}"
+    where = f"{server.host}:{server.port}"
     if policy == "insecure":
         log.warning("SFTP host key of %s accepted without checking (sftp.host_key_policy = insecure): %s", where, seen)
         return
@@ -64,11 +65,11 @@ def check_host_key(key: paramiko.PKey, target: Target, context: Context, section
         except OSError as exc:
             raise DeliveryError(f"SFTP to {where}: known_hosts file {path} cannot be read ({exc.strerror}); "
                                 "sftp.host_key_policy = strict needs it") from None
-        entries = known.lookup(_known_hosts_name(target.host, target.port)) or {}
+        entries = known.lookup(_known_hosts_name(server.host, server.port)) or {}
         if not entries:
             raise DeliveryError(
                 f"SFTP to {where}: its host key ({seen}) is not in {path} and sftp.host_key_policy is strict; "
-                f"add it (ssh-keyscan -p {target.port} {target.host} >> {path}) after checking the fingerprint"
+                f"add it (ssh-keyscan -p {server.port} {server.host} >> {path}) after checking the fingerprint"
             )
         expected = entries.get(key.get_name())
         if expected is None or expected.asbytes() != key.asbytes():
@@ -82,16 +83,16 @@ def check_host_key(key: paramiko.PKey, target: Target, context: Context, section
     store = context.host_keys
     if store is None:
         raise DeliveryError("SFTP host key policy tofu needs the state database; none is open")
-    stored = store.host_key(target.host, target.port)
+    stored = store.get(server.host, server.port)
     if stored is None:
-        store.remember_host_key(target.host, target.port, key.get_name(), key.get_base64(), seen)
+        store.remember(server.host, server.port, key.get_name(), key.get_base64(), seen)
         log.warning("SFTP host key of %s seen for the first time and remembered: %s", where, seen)
         return
     key_type, key_base64, stored_fingerprint = stored
     if key_type != key.get_name() or key_base64 != key.get_base64():
         raise DeliveryError(
             f"SFTP to {where}: the host key changed: first seen {stored_fingerprint}, now {seen}; "
-            f"refusing to send (if the change is expected, run: feeds forget-host-key {target.host} --port {target.port})",
+            f"refusing to send (if the change is expected, run: feeds forget-host-key {server.host} --port {server.port})",
             reason="host key changed",
         )
 
@@ -116,36 +117,35 @@ def _error(exc: BaseException, what: str) -> DeliveryError:
     return classify_os_error(exc, what)
 
 
-def send(job: Job, target: Target, context: Context, section: SftpSettings) -> str:
-    """Upload ``job`` to ``target`` over SFTP; return the destination."""
-    where = target.describe(job.filename)
-    return _session(target, context, section, lambda sftp: _upload(sftp, job, target, context, where))
+def send(job: Job, server: ServerFolder, where: str, context: Context, section: SftpSettings) -> str:
+    """Upload ``job`` to ``server`` over SFTP (``where`` names it in messages); return ``where``."""
+    return _session(server, context, section, lambda sftp: _upload(sftp, job, server, context, where))
 
 
-def cleanup(target: Target, context: Context, section: SftpSettings) -> None:
+def cleanup(server: ServerFolder, context: Context, section: SftpSettings) -> None:
     """Remove temporary files a failed last attempt left behind (a fresh, best-effort connection)."""
     if not context.leftovers:
         return
 
     try:
-        _session(target, context, section, lambda sftp: _remove_leftovers(sftp, context))
+        _session(server, context, section, lambda sftp: _remove_leftovers(sftp, context))
     except Exception:
         pass
 
 
-def probe(target: Target, context: Context, section: SftpSettings) -> str:
+def probe(server: ServerFolder, context: Context, section: SftpSettings) -> str:
     """Connect, check the host key, log in, write a hidden probe file, rename it, delete it; send no feed."""
-    return _session(target, context, section, lambda sftp: _probe(sftp, target))
+    return _session(server, context, section, lambda sftp: _probe(sftp, server))
 
 
-def _probe(sftp: paramiko.SFTPClient, target: Target) -> str:
-    folder = target.directory or "."
+def _probe(sftp: paramiko.SFTPClient, server: ServerFolder) -> str:
+    folder = server.directory or "."
     written, renamed = probe_names(lambda name: posixpath.join(folder, name))
     try:
         write_rename_delete(written, renamed, lambda name: sftp.putfo(io.BytesIO(PROBE), name, confirm=False),
                             sftp.rename, sftp.remove)
     except Exception as exc:
-        raise _error(exc, f"writing a probe file in {folder} on {target.host}") from None
+        raise _error(exc, f"writing a probe file in {folder} on {server.host}") from None
     return "logged in; wrote, renamed and deleted a probe file"
 
 
@@ -160,17 +160,17 @@ def _remove_leftovers(sftp: paramiko.SFTPClient, context: Context) -> None:
             pass
 
 
-def _session(target: Target, context: Context, section: SftpSettings, work: Any) -> Any:
+def _session(server: ServerFolder, context: Context, section: SftpSettings, work: Any) -> Any:
     """Connect, check the host key, log in, open SFTP, then do ``work(sftp)``."""
     import paramiko  # lazy: see the import at the top
 
     timeout = context.timeout
-    where = f"{target.host}:{target.port}"
-    address = context.address(target)  # the egress rule, before any connection
+    where = f"{server.host}:{server.port}"
+    address = context.address(server.host, server.port, server.organisation_owned)  # the egress rule, before any connection
     transport: paramiko.Transport | None = None
     try:
         try:
-            sock = context.opened(socket.create_connection((address, target.port), timeout=timeout))
+            sock = context.opened(socket.create_connection((address, server.port), timeout=timeout))
         except OSError as exc:
             raise _error(exc, f"connecting to SFTP {where}") from None
         capped = limits.CappedSocket(sock, f"the SSH server {where}")  # paramiko reads banners without a bound
@@ -183,11 +183,11 @@ def _session(target: Target, context: Context, section: SftpSettings, work: Any)
         except Exception as exc:
             raise _error(exc, f"starting SSH with {where}") from None
         capped.release()
-        check_host_key(key, target, context, section)
+        check_host_key(key, server, context, section)
         try:
-            transport.auth_password(target.user, target.password.get_secret_value())
+            transport.auth_password(server.user, server.password.get_secret_value())
         except Exception as exc:
-            raise _error(exc, f"logging in to SFTP {where} as {target.user!r}") from None
+            raise _error(exc, f"logging in to SFTP {where} as {server.user!r}") from None
         try:
             sftp = paramiko.SFTPClient.from_transport(transport)
             if sftp is None:
@@ -201,8 +201,8 @@ def _session(target: Target, context: Context, section: SftpSettings, work: Any)
             transport.close()
 
 
-def _upload(sftp: paramiko.SFTPClient, job: Job, target: Target, context: Context, where: str) -> str:
-    folder = target.directory or "."
+def _upload(sftp: paramiko.SFTPClient, job: Job, server: ServerFolder, context: Context, where: str) -> str:
+    folder = server.directory or "."
     temporary = posixpath.join(folder, f".feeds-{uuid.uuid4().hex[:16]}.part")
     final = posixpath.join(folder, job.filename)
     _remove_leftovers(sftp, context)
@@ -223,7 +223,7 @@ def _upload(sftp: paramiko.SFTPClient, job: Job, target: Target, context: Contex
         try:
             _rename_over(sftp, temporary, final)
         except Exception as exc:
-            raise _error(exc, f"renaming the upload to {job.filename!r} on {target.host}") from None
+            raise _error(exc, f"renaming the upload to {job.filename!r} on {server.host}") from None
         context.drop_leftover(temporary)
         return where
     except BaseException:

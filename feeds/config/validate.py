@@ -1,22 +1,29 @@
-"""Rules across fields and across feeds, on top of the model's per-field rules.
+"""Validating configurations: the model's per-field rules, then rules across fields and across feeds.
 
 ``check_feed`` validates one configuration object and adds what its delivery
 method needs, ignores and forbids (read from the method, ``deliver/*.py``);
 ``check_documents`` adds the rules that span feeds (at most 10 per
-organisation, unique ids, shared SITC names). Every problem is reported at
-once, errors apart from warnings.
+organisation, unique ids, file names that several feeds would write to the
+same shared place). Every problem is reported at once, errors apart from
+warnings. ``validated`` is the reading of one configuration a run or a probe
+relies on: the feed, or a ConfigError listing every problem.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..deliver import METHODS
-from .messages import Problem, close, explain, json_type, show
+from ..errors import ConfigError
+from .messages import Problem, a_or_an, close, explain, json_type, show
 from .model import COLUMNS, FIELD_NAMES, MAX_FEEDS_PER_ORGANISATION, FeedConfig, hub_name, raw_names, raw_value
+
+log = logging.getLogger("feeds.config")
 
 #: a document of more feeds than this is one error, its feeds unchecked (Hub allows 10 per organisation)
 MAX_FEEDS_PER_DOCUMENT = 1000
@@ -108,7 +115,7 @@ def check_feed(raw: Any, prefix: str = "", budget: Budget | None = None) -> Feed
         for name in method.required:
             if raw_value(raw, name) is None:
                 hint = method.fields[name].hint
-                errors.append(Problem(at(hub_name(name)), f"is required for a {method.name} feed"
+                errors.append(Problem(at(hub_name(name)), f"is required for {a_or_an(method.name)} feed"
                                       + (f": {hint}" if hint else "")))
         method_errors, method_warnings = method.check(raw, feed)
         errors += [Problem(at(path), message) for path, message in method_errors]
@@ -118,10 +125,10 @@ def check_feed(raw: Any, prefix: str = "", budget: Budget | None = None) -> Feed
                 continue
             for name in sorted(set(other.fields) - set(method.fields)):
                 if raw_value(raw, name) is not None:
-                    warnings.append(Problem(at(spelt(name)), f"is ignored by a {method.name} feed (it is for "
+                    warnings.append(Problem(at(spelt(name)), f"is ignored by {a_or_an(method.name)} feed (it is for "
                                                              f"{other.name} delivery)"))
         if not method.uses_filename_pattern and raw.get("filename") is not None:
-            warnings.append(Problem(at("filename"), f"is ignored by a {method.name} feed, which uses "
+            warnings.append(Problem(at("filename"), f"is ignored by {a_or_an(method.name)} feed, which uses "
                                                     f"{method.file_name_field()}"))
         for name, fixed in (method.fixed_format or {}).items():
             if raw.get(name) is not None and raw[name] != fixed:
@@ -141,7 +148,7 @@ def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
     results: list[list[FeedCheck]] = []
     by_organisation: dict[int, int] = {}
     ids: dict[int, str] = {}
-    sitc_names: dict[str, str] = {}
+    shared_names: dict[tuple[str, str], str] = {}
     for source, document in documents:
         if isinstance(document, list):
             if len(document) > MAX_FEEDS_PER_DOCUMENT:
@@ -170,16 +177,18 @@ def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
                             f"Hub allows at most {MAX_FEEDS_PER_ORGANISATION} per organisation",
                         ))
                         check.feed = None
-                sitc_name = item.get("sitc_filename")
-                if item.get("delivery_method") == "SITC" and isinstance(sitc_name, str) and sitc_name:
-                    if sitc_name in sitc_names:
+                method = check.feed.method if check.feed is not None else None
+                shared = method.shared_name(check.feed) if method is not None else None
+                if method is not None and shared:
+                    name_field = method.file_name_field()
+                    if (method.name, shared) in shared_names:
                         check.warnings.append(Problem(
-                            f"{prefix}.sitc_filename" if prefix else "sitc_filename",
-                            f"{show(sitc_name)} is also the sitc_filename of {sitc_names[sitc_name]}; both files go "
-                            "to the same place on Stock In The Channel and the later one replaces the other",
+                            f"{prefix}.{name_field}" if prefix else name_field,
+                            f"{show(shared)} is also the {name_field} of {shared_names[method.name, shared]}; both "
+                            f"files go to the same place ({method.name}) and the later one replaces the other",
                         ))
                     else:
-                        sitc_names[sitc_name] = here
+                        shared_names[method.name, shared] = here
                 fid = item.get("id")
                 if isinstance(fid, int) and not isinstance(fid, bool):
                     if fid in ids:
@@ -193,3 +202,15 @@ def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
             checks.append(check)
         results.append(checks)
     return results
+
+
+def validated(raw: Mapping[str, Any], feed_id: int | None = None) -> FeedConfig:
+    """One configuration as a run or a probe reads it: the feed (its warnings logged), or a ConfigError."""
+    check = check_feed(raw)
+    label = f"feed {feed_id if feed_id is not None else raw.get('id')}"
+    for warning in check.warnings:
+        log.warning("%s: %s", label, warning)
+    if check.feed is None:
+        problems = [str(p) for p in check.errors]
+        raise ConfigError(f"{label} is invalid: " + "; ".join(problems), problems)
+    return check.feed

@@ -1,4 +1,4 @@
-"""``feeds check``: test the Hub credentials and the delivery targets, sending no feed (SPEC §10).
+"""Probes (``feeds check``): test the Hub credentials and the delivery targets, sending no feed (SPEC §10).
 
 The "test connection" button of feed tools: each credential set gets a token
 and asks ``whoami``; each active feed's destination (or feed N's) is probed by
@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import HubFeed
-from .deliver import Context, limits, probe
+from .config import HubFeed, validated
+from .deliver import Deliveries, limits
 from .errors import ConfigError, DeliveryError, FeedsError, SettingsError
-from .runner import validated
 
 if TYPE_CHECKING:
-    from .deliver import Target
     from .hub import Credentials, Hubs
     from .ledger import Ledger
-    from .settings import Settings
 
 
 @dataclass
@@ -60,14 +59,7 @@ def check_credentials(credentials: Credentials) -> Check:
     return Check(test, True, f"token granted; user {user!r} of organisation {organisation}")
 
 
-def _probe_key(target: Target) -> tuple[Any, ...]:
-    return (target.method.name if target.protocol != "EMAIL" else "EMAIL", target.protocol, target.host,
-            target.port, target.user, target.directory)
-
-
-def _probe_outbox(settings: Settings) -> str:
-    folder = settings.outbox_path
-    assert folder is not None
+def _probe_outbox(folder: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=".feeds-probe-", suffix=".part", dir=folder)
     os.close(fd)
@@ -75,13 +67,13 @@ def _probe_outbox(settings: Settings) -> str:
     return f"delivery.outbox is set: nothing leaves this machine; {folder} is writable"
 
 
-def check_all(settings: Settings, hubs: Hubs, ledger: Ledger, feed_id: int | None = None) -> list[Check]:
+def check_all(deliveries: Deliveries, hubs: Hubs, ledger: Ledger, feed_id: int | None = None) -> list[Check]:
     """Every test, in order: credentials first, then one per feed destination."""
     checks = [check_credentials(credentials) for credentials in hubs.credentials]
     if not all(c.ok for c in checks):
         return checks  # the feeds cannot be listed without working credentials
     raws = [hubs.get_feed(feed_id)] if feed_id is not None else hubs.list_feeds()
-    probed: dict[tuple[Any, ...], Check] = {}
+    probed: dict[Hashable, Check] = {}
     for raw in raws:
         seen = HubFeed.read(raw)
         if feed_id is None and not seen.active:
@@ -89,28 +81,25 @@ def check_all(settings: Settings, hubs: Hubs, ledger: Ledger, feed_id: int | Non
         test = seen.label()
         try:
             feed = validated(raw, seen.id)
-            target = feed.method.target(feed, settings)
+            target = deliveries.target(feed)
         except (ConfigError, SettingsError) as exc:
             checks.append(Check(test, False, str(exc), "configuration invalid"))
             continue
         test = f"{test} -> {target.describe()}"
-        if settings.outbox_path is not None:
+        if deliveries.outbox is not None:
             try:
-                checks.append(Check(test, True, _probe_outbox(settings)))
+                checks.append(Check(test, True, _probe_outbox(deliveries.outbox)))
             except OSError as exc:
-                checks.append(Check(test, False, f"{settings.outbox_path}: {exc.strerror}", "outbox not writable"))
+                checks.append(Check(test, False, f"{deliveries.outbox}: {exc.strerror}", "outbox not writable"))
             continue
-        key = _probe_key(target)
+        key = target.method.probe_key(target)
         if key not in probed:
-            deadline = settings.delivery.run_deadline_minutes
-            context = Context(timeout=settings.delivery.timeout, host_keys=ledger,
-                              allowed=settings.delivery.allowed_networks,
-                              deadline_text=f"delivery.run_deadline_minutes ({deadline:g} min)")
+            context = deliveries.context(host_keys=ledger.host_keys)
             try:
-                with limits.Watchdog(deadline * 60) as watchdog:
+                with limits.Watchdog(deliveries.settings.deadline_seconds) as watchdog:
                     watchdog.watch(context)
                     try:
-                        probed[key] = Check(test, True, probe(target, settings, context))
+                        probed[key] = Check(test, True, deliveries.probe(target, context))
                     except Exception:
                         context.check_cancel()  # cut by the deadline: say so
                         raise

@@ -4,166 +4,37 @@
 afresh, works out which feeds are due (this slot's, and catch-ups of a slot
 missed in the last 24 hours since the feed was first seen), claims each
 (feed, slot) in the ledger and runs the claimed ones on a bounded pool,
-sharing one catalogue. APScheduler only calls ``wake`` at every :00 and :30
+sharing one catalogue. ``service.py`` calls ``wake`` at every :00 and :30
 UTC; tests call it with any clock they like.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
-from collections import Counter, OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
-
-from . import alerts, archive, redact, retry
-from .catalog import Catalogue, load_catalogue
-from .config import HubFeed
-from .errors import ConfigError, FeedsError, HubError, SettingsError, UsageError
-from .hub import Credentials, HubClient, Hubs, as_hubs
-from .ledger import Ledger, stamp
-from .metrics import Metrics, serve
-from .runner import run_feed
-from .web import StatusPages, check_binding, guarded
+from .. import redact, retry
+from ..config import HubFeed
+from ..errors import ConfigError, FeedsError
+from ..hub import Credentials, Hubs
+from ..ledger import Ledger
+from ..metrics import Metrics
+from ..runner import RunEnvironment, RunResult, run_feed
+from ..slots import DAY, SLOT, latest_due, slot_of, utcnow
+from .catalogues import WakeCatalogues
+from .fair import FairQueue
+from .settings import ScheduleSettings
 
 if TYPE_CHECKING:
-    from .runner import RunResult  # noqa: F401 (annotations only)
-    from .settings import Settings
+    from ..alerts import Alerts
 
 log = logging.getLogger("feeds.daemon")
-
-SLOT = timedelta(minutes=30)
-DAY = timedelta(days=1)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def slot_of(now: datetime) -> datetime:
-    """The start of the 30-minute slot that holds ``now``."""
-    now = now.astimezone(timezone.utc)
-    return now.replace(minute=now.minute - now.minute % 30, second=0, microsecond=0)
-
-
-def wake_trigger() -> Any:
-    """Every :00 and :30 UTC."""
-    return CronTrigger(minute="0,30", second=0, timezone=timezone.utc)
-
-
-def latest_due(timeslot: int, now: datetime) -> datetime:
-    """The latest start of a feed's timeslot at or before ``now``."""
-    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    due = today + timedelta(minutes=timeslot)
-    return due if due <= now else due - DAY
-
-
-class SharedCatalogue:
-    """One credential set's catalogue in one wake, shared by its feeds: read on first use only,
-    let go when the last of its ``users`` is done, so that memory follows the catalogues in use."""
-
-    def __init__(self, hub: HubClient, metrics: Metrics | None, users: int = 1):
-        self._hub = hub
-        self._metrics = metrics
-        self._lock = threading.Lock()
-        self._value: Catalogue | None = None
-        self._error: Exception | None = None
-        self.users = users
-
-    def release(self) -> None:
-        with self._lock:
-            self.users -= 1
-            if self.users <= 0:
-                self._value = None
-
-    def __call__(self) -> Catalogue:
-        with self._lock:
-            if self._value is None and self._error is None:
-                try:
-                    self._value = load_catalogue(self._hub)
-                    if self._metrics:
-                        self._metrics.catalogue_reads.labels("ok").inc()
-                except Exception as exc:  # every feed of the wake reports it; none reads again
-                    self._error = exc
-                    if self._metrics:
-                        self._metrics.catalogue_reads.labels("failed").inc()
-            if self._error is not None:
-                if isinstance(self._error, FeedsError):
-                    raise HubError(str(self._error))
-                raise HubError(f"the catalogue could not be read: {type(self._error).__name__}: {self._error}")
-            assert self._value is not None
-            return self._value
-
-
-class WakeCatalogues:
-    """The catalogues of one wake: one per credential set with a feed due, each read once."""
-
-    def __init__(self, metrics: Metrics | None):
-        self._metrics = metrics
-        self._shared: dict[str, SharedCatalogue] = {}
-
-    def expect(self, source: Credentials) -> None:
-        """One more feed of the wake will use ``source``'s catalogue (called before any run starts)."""
-        shared = self._shared.get(source.table)
-        if shared is None:
-            self._shared[source.table] = SharedCatalogue(source.client, self._metrics)
-        else:
-            shared.users += 1
-
-    def __call__(self, source: Credentials) -> Catalogue:
-        return self._shared[source.table]()
-
-    def release(self, source: Credentials | None) -> None:
-        if source is not None and source.table in self._shared:
-            self._shared[source.table].release()
-
-
-class FairQueue:
-    """Runs waiting for a worker, taken organisation by organisation in turn (SPEC §11).
-
-    One organisation's feeds never hold more than ``per_organisation``
-    workers at once: an organisation whose servers stall its runs cannot keep
-    the others' feeds waiting, and workers start on several organisations'
-    catalogues at once.
-    """
-
-    def __init__(self, per_organisation: int):
-        self.per_organisation = per_organisation
-        self._waiting: OrderedDict[Any, deque[Any]] = OrderedDict()
-        self._running: Counter[Any] = Counter()
-
-    def put(self, organisation: Any, entry: Any) -> None:
-        self._waiting.setdefault(organisation, deque()).append(entry)
-
-    def take(self) -> tuple[Any, Any] | None:
-        """The next (organisation, entry) that may start now, or None."""
-        for organisation, entries in self._waiting.items():
-            if entries and self._running[organisation] < self.per_organisation:
-                entry = entries.popleft()
-                self._running[organisation] += 1
-                self._waiting.move_to_end(organisation)  # the others come first next time
-                if not entries:
-                    del self._waiting[organisation]
-                return organisation, entry
-        return None
-
-    def done(self, organisation: Any) -> None:
-        self._running[organisation] -= 1
-
-    def drain(self) -> list[Any]:
-        entries = [entry for queue in self._waiting.values() for entry in queue]
-        self._waiting.clear()
-        return entries
 
 
 @dataclass
@@ -184,20 +55,21 @@ class Due:
 class Daemon:
     """The schedule, the pool of runs and the shutdown, around ``wake``."""
 
-    settings: Settings
-    hub: Hubs | HubClient
+    env: RunEnvironment
+    schedule: ScheduleSettings
+    hubs: Hubs
     ledger: Ledger
+    alerts: Alerts | None = None
     clock: Callable[[], datetime] = utcnow
     metrics: Metrics | None = None
     sleep: Callable[[float], None] = time.sleep
     run_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.hubs = as_hubs(self.hub)
         self.last_feeds: list[HubFeed] = []  # the feeds of the last wake, for the status page
-        self._queue = FairQueue(self.settings.schedule.max_parallel_per_organisation)
+        self._queue = FairQueue(self.schedule.max_parallel_per_organisation)
         self._busy = 0  # workers running a feed
-        self.pool = ThreadPoolExecutor(max_workers=self.settings.schedule.max_parallel, thread_name_prefix="feed")
+        self.pool = ThreadPoolExecutor(max_workers=self.schedule.max_parallel, thread_name_prefix="feed")
         self.cancel = threading.Event()  # set when the shutdown's grace is over
         self.stopping = threading.Event()
         self._futures: set[Future[Any]] = set()
@@ -205,7 +77,7 @@ class Daemon:
         self._lock = threading.Lock()
         self.last_wake: datetime | None = None
         self.started_at = self.clock()
-        self._lease = timedelta(minutes=self.settings.schedule.lease_minutes)
+        self._lease = timedelta(minutes=self.schedule.lease_minutes)
 
     # --- the schedule --------------------------------------------------------------
 
@@ -219,8 +91,8 @@ class Daemon:
             self.metrics.wakes.inc()
             self.metrics.last_wake.set(now.timestamp())
         slot = slot_of(now)
-        self.ledger.release_dead_claims(now)
-        abandoned = self.ledger.abandon_expired(now) + self.ledger.abandon_dead_runs(now)
+        self.ledger.claims.release_dead(now)
+        abandoned = self.ledger.claims.abandon_expired(now) + self.ledger.runs.abandon_dead(now)
         if abandoned:
             log.warning("%d run(s) were abandoned by a process that stopped; their slots may run again", abandoned)
         feeds = self._read_feeds(now, slot)
@@ -253,7 +125,7 @@ class Daemon:
     def _dispatch(self) -> None:
         """Start waiting runs while workers are free, organisations in turn."""
         with self._lock:
-            while self._busy < self.settings.schedule.max_parallel and not self.stopping.is_set():
+            while self._busy < self.schedule.max_parallel and not self.stopping.is_set():
                 taken = self._queue.take()
                 if taken is None:
                     return
@@ -307,7 +179,7 @@ class Daemon:
                 continue
             # When this ledger first saw the feed active: a fresh install, or a new feed, does not
             # catch up slots from before it was known.
-            first_seen = self.ledger.first_seen(feed_id, now)
+            first_seen = self.ledger.sightings.first_seen(feed_id, now)
             if feed.timeslot is None:
                 log.error("feed %s has no usable timeslot (%s); it cannot be scheduled until it is fixed on Hub",
                           feed_id, redact.redact(str(feed.raw.get("timeslot"))))
@@ -319,7 +191,7 @@ class Daemon:
                 trigger = "catch-up"
             else:
                 continue
-            if self.ledger.claim_status(feed_id, feed_slot) == "delivered":
+            if self.ledger.claims.status(feed_id, feed_slot) == "delivered":
                 continue
             with self._lock:
                 if (feed_id, feed_slot) in self._active:
@@ -337,7 +209,7 @@ class Daemon:
         key = (item.feed_id, item.slot)
         if self.stopping.is_set():
             return None
-        if not self.ledger.claim(item.feed_id, item.slot, self._lease, now=self.clock(), max_tries=retry.RUNS_PER_SLOT):
+        if not self.ledger.claims.take(item.feed_id, item.slot, self._lease, now=self.clock()):
             log.info("feed %s, slot %s: claimed elsewhere or already done", item.feed_id, item.slot.strftime("%H:%M"))
             return None
         with self._lock:
@@ -348,20 +220,21 @@ class Daemon:
         renewer.daemon = True
         renewer.start()
         try:
-            result = run_feed(self.settings, self.hubs, self.ledger, item.feed_id, trigger=item.trigger, force=True,
+            result = run_feed(self.env, self.hubs, self.ledger, item.feed_id, trigger=item.trigger, force=True,
                               raw=dict(item.feed.raw), catalogue=catalogues, slot_start=item.slot, cancel=self.cancel,
-                              on_started=lambda run_id: self.ledger.attach_run(item.feed_id, item.slot, run_id),
+                              on_started=lambda run_id: self.ledger.claims.attach_run(item.feed_id, item.slot, run_id),
                               **self.run_options)
             outcome = result.status if result.status in ("delivered", "held") else "failed"
-            self.ledger.settle(item.feed_id, item.slot, outcome)
-            final = outcome != "failed" or self.ledger.claim_tries(item.feed_id, item.slot) >= retry.RUNS_PER_SLOT
-            alerts.after_run(self.settings, self.ledger, result, final=final)
+            self.ledger.claims.settle(item.feed_id, item.slot, outcome)
+            final = outcome != "failed" or self.ledger.claims.tries(item.feed_id, item.slot) >= retry.RUNS_PER_SLOT
+            if self.alerts is not None:
+                self.alerts.after_run(self.ledger, result, final=final)
             if self.metrics:
                 self.metrics.run_finished(result)
             return result
         except Exception:
             log.exception("feed %s: the run could not be recorded", item.feed_id)
-            self.ledger.settle(item.feed_id, item.slot, "failed")
+            self.ledger.claims.settle(item.feed_id, item.slot, "failed")
             return None
         finally:
             renewer.cancel()
@@ -375,7 +248,7 @@ class Daemon:
             if (item.feed_id, item.slot) not in self._active:
                 return
         try:
-            self.ledger.renew(item.feed_id, item.slot, self._lease)
+            self.ledger.claims.renew(item.feed_id, item.slot, self._lease)
         except Exception as exc:
             log.warning("feed %s: could not renew its claim (%s)", item.feed_id, exc)
         timer = threading.Timer(self._lease.total_seconds() / 3, self._renew, args=(item,))
@@ -432,11 +305,8 @@ class Daemon:
             stuck = list(self._active)  # blocked in a network call: recorded from here
         now = self.clock()
         for feed_id, slot in stuck:
-            for run in self.ledger.history(feed_id=feed_id, limit=5):
-                if run["status"] == "running" and run["slot_start"] == stamp(slot):
-                    self.ledger.update_run(run["run_id"], status="failed", ended_at=now,
-                                           error="cut off: the daemon was stopped before the run finished")
-            self.ledger.settle(feed_id, slot, "failed")
+            self.ledger.runs.fail_running(feed_id, slot, "cut off: the daemon was stopped before the run finished", now)
+            self.ledger.claims.settle(feed_id, slot, "failed")
             log.warning("feed %s, slot %s: cut off by the shutdown; it will be caught up", feed_id, slot.strftime("%H:%M"))
         self.pool.shutdown(wait=False)
         return cut
@@ -455,63 +325,3 @@ class Daemon:
         return fresh and not self.stopping.is_set(), detail
 
 
-def run_daemon(settings: Settings, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
-    """``feeds daemon``: wake at every :00 and :30 UTC until SIGTERM or SIGINT; serve metrics and the status page."""
-    if metrics_port is not None:
-        check_binding(metrics_host, settings.web)  # beyond loopback only with web.token: exit 2 before anything
-    metrics = Metrics()
-    hubs = Hubs.from_settings(settings, on_request=metrics.hub_request)
-    try:
-        hubs.identify()  # a table filed under the wrong organisation stops the start (exit 2)
-    except SettingsError:
-        raise
-    except FeedsError as exc:  # Hub down at start: the wakes ask again
-        log.warning("could not ask Hub who the credentials belong to (%s); trying again at the next wake", exc)
-    ledger = Ledger(settings.database_url)
-    archive.clean_spool(settings.archive_path)
-    daemon = Daemon(settings, hubs, ledger, metrics=metrics)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _: Any) -> None:
-        log.info("received %s: stopping new work", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    server = None
-    if metrics_port is not None:
-        pages = StatusPages(Ledger(settings.database_url), lambda: daemon.last_feeds, settings.archive_path)
-        try:
-            server = serve(metrics, daemon.health, metrics_host, metrics_port, pages,
-                           guard=lambda app: guarded(app, settings.web))
-        except OSError as exc:
-            raise UsageError(f"--metrics-port {metrics_port} cannot be used on {metrics_host}: {exc.strerror}") from None
-        log.info("status page, /metrics and /healthz on http://%s:%d/", metrics_host, server.server_address[1])
-
-    def safe_wake() -> None:
-        try:
-            daemon.wake()
-        except Exception:
-            log.exception("the wake-up failed; the daemon goes on")
-
-    scheduler = BackgroundScheduler(timezone=timezone.utc)
-    scheduler.add_job(safe_wake, wake_trigger(), id="wake",
-                      misfire_grace_time=600, coalesce=True, max_instances=2)
-    scheduler.start()
-    log.info("feeds daemon started (pid %d): waking at every :00 and :30 UTC, at most %d feeds at once",
-                os.getpid(), settings.schedule.max_parallel)
-    threading.Thread(target=safe_wake, name="startup-wake", daemon=True).start()
-    while not stop.wait(1.0):
-        pass
-    scheduler.shutdown(wait=False)
-    cut = daemon.stop(settings.schedule.shutdown_grace)
-    if server is not None:
-        server.shutdown()
-    log.info("feeds daemon stopped%s", f"; {len(cut)} run(s) cut off and recorded" if cut else "")
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Worker threads still blocked on a network call must not hold the exit.
-    os._exit(0)

@@ -1,14 +1,16 @@
-"""``feeds validate`` and ``feeds upload``: files or Hub's configurations to reports."""
+"""Reports of ``feeds validate`` and ``feeds upload``: what is wrong with each file, or each feed on Hub."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import loader
 from .config import FeedCheck, FeedConfig, Problem, check_documents
 from .errors import ConfigError, UsageError
-from .hub import Hubs
+
+if TYPE_CHECKING:
+    from .hub import Hubs
 
 
 #: problems listed per file; the rest are counted (SPEC §11)

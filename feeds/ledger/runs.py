@@ -1,0 +1,178 @@
+"""Runs and their attempts (SPEC §6): one row per run, written before the work starts.
+
+A run is ``running`` from its first row on and ends ``delivered``,
+``failed`` or ``held``. A run whose process died stays ``running`` until
+something that can tell settles it (``abandon_dead``, ``fail_running``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+
+from .. import redact
+from .database import Database, dead_owner, owner_name, stamp, utcnow
+from .tables import attempts, runs
+
+#: the fields of a run as ``history --json`` prints them (SPEC §6), in that order
+FIELDS = ("run_id", "feed_id", "organisation", "feed_name", "slot_start", "trigger", "started_at", "ended_at",
+          "status", "method", "rows", "bytes", "sha256", "filename", "destination", "attempts", "error",
+          "archive_path", "host", "changes")
+#: fields whose text may carry a secret: masked as they are written
+_MASKED = ("error", "destination")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as the ledger holds it."""
+
+    run_id: int
+    feed_id: int
+    organisation: int | None
+    feed_name: str | None
+    slot_start: str | None
+    trigger: str
+    started_at: str
+    ended_at: str | None
+    status: str
+    method: str | None
+    rows: int | None
+    bytes: int | None
+    sha256: str | None
+    filename: str | None
+    destination: str | None
+    attempts: int
+    error: str | None
+    archive_path: str | None
+    host: str | None
+    changes: dict[str, Any] | None
+    owner: str | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> RunRow:
+        values = {name: row[name] for name in FIELDS if name not in ("run_id", "changes")}
+        return cls(run_id=row["id"], changes=json.loads(row["changes"]) if row["changes"] else None,
+                   owner=row["owner"], **values)
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as ``history --json`` prints it."""
+        data = asdict(self)
+        return {name: data[name] for name in FIELDS}
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    number: int
+    started_at: str
+    ended_at: str
+    error: str | None
+
+
+class Runs:
+    def __init__(self, db: Database):
+        self.engine = db.engine
+
+    def start(self, feed_id: int, trigger: str, *, organisation: int | None = None, feed_name: str | None = None,
+              method: str | None = None, slot_start: datetime | None = None,
+              started_at: datetime | None = None) -> int:
+        """A new ``running`` run; its id."""
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(runs).values(
+                feed_id=feed_id, organisation=organisation, feed_name=feed_name, method=method,
+                slot_start=stamp(slot_start), trigger=trigger, started_at=stamp(started_at or utcnow()),
+                status="running", attempts=0, host=socket.gethostname(), pid=os.getpid(), owner=owner_name(),
+            ))
+            return int(result.inserted_primary_key[0])
+
+    def update(self, run_id: int, **fields: Any) -> None:
+        values = {k: (redact.redact(v) if isinstance(v, str) and k in _MASKED else v) for k, v in fields.items()}
+        if isinstance(values.get("changes"), dict):
+            values["changes"] = json.dumps(values["changes"])
+        for key in ("ended_at", "slot_start", "started_at"):
+            if isinstance(values.get(key), datetime):
+                values[key] = stamp(values[key])
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+    def record_attempt(self, run_id: int, number: int, started_at: datetime, ended_at: datetime,
+                       error: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(attempts).values(
+                run_id=run_id, number=number, started_at=stamp(started_at), ended_at=stamp(ended_at),
+                error=redact.redact(error) if error else None,
+            ))
+            conn.execute(update(runs).where(runs.c.id == run_id).values(attempts=number))
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, run_id: int) -> RunRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        return RunRow.of(row) if row else None
+
+    def history(self, feed_id: int | None = None, limit: int = 20) -> list[RunRow]:
+        """The newest runs first."""
+        query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if feed_id is not None:
+            query = query.where(runs.c.feed_id == feed_id)
+        with self.engine.connect() as conn:
+            return [RunRow.of(row) for row in conn.execute(query).mappings()]
+
+    def last_of(self, feed_ids: Iterable[int]) -> dict[int, RunRow]:
+        """The newest run of each of ``feed_ids``."""
+        feed_ids = list(feed_ids)
+        if not feed_ids:
+            return {}
+        newest = (select(runs.c.feed_id, func.max(runs.c.id).label("id"))
+                  .where(runs.c.feed_id.in_(feed_ids)).group_by(runs.c.feed_id).subquery())
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).join(newest, runs.c.id == newest.c.id)).mappings()
+            return {row["feed_id"]: RunRow.of(row) for row in rows}
+
+    def since(self, when: datetime) -> list[RunRow]:
+        """Runs started or due from ``when`` on, oldest first (the status page's timeline)."""
+        since = stamp(when)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).where(or_(runs.c.started_at >= since, runs.c.slot_start >= since))
+                                .order_by(runs.c.id)).mappings()
+            return [RunRow.of(row) for row in rows]
+
+    def attempts_of(self, run_id: int) -> list[AttemptRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(attempts.c.number, attempts.c.started_at, attempts.c.ended_at,
+                                       attempts.c.error).where(attempts.c.run_id == run_id)
+                                .order_by(attempts.c.number)).all()
+        return [AttemptRow(*row) for row in rows]
+
+    # --- settling runs that cannot finish themselves ---------------------------------------
+
+    def fail_running(self, feed_id: int, slot_start: datetime, error: str, now: datetime | None = None) -> int:
+        """The runs of (feed, slot) still ``running`` end ``failed`` with ``error`` (a shutdown cut them off)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(runs).where(and_(
+                runs.c.feed_id == feed_id, runs.c.slot_start == stamp(slot_start), runs.c.status == "running",
+            )).values(status="failed", ended_at=stamp(now or utcnow()), error=error))
+        return done.rowcount
+
+    def fail(self, run_ids: list[int], error: str, now: datetime | None = None) -> int:
+        """These runs, if still ``running``, end ``failed`` with ``error``."""
+        if not run_ids:
+            return 0
+        with self.engine.begin() as conn:
+            done = conn.execute(update(runs).where(and_(runs.c.id.in_(run_ids), runs.c.status == "running"))
+                                .values(status="failed", ended_at=stamp(now or utcnow()), error=error))
+        return done.rowcount
+
+    def abandon_dead(self, now: datetime | None = None) -> int:
+        """Runs of this host still ``running`` whose process is gone (a SIGKILL, a crash) end ``failed``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs.c.id, runs.c.owner).where(runs.c.status == "running")).all()
+        dead = [run_id for run_id, owner in rows if dead_owner(owner)]
+        return self.fail(dead, "abandoned: the process running it stopped before it finished", now)

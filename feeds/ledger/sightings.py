@@ -1,0 +1,29 @@
+"""When the ledger first saw each feed active: a fresh install, or a new feed, catches up no earlier slot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from .database import Database, parse_stamp, stamp
+from .tables import feeds_seen
+
+
+class Sightings:
+    def __init__(self, db: Database):
+        self.engine = db.engine
+
+    def first_seen(self, feed_id: int, now: datetime) -> datetime:
+        """When the feed was first seen; ``now`` is remembered on the first call."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(feeds_seen.c.first_seen).where(feeds_seen.c.feed_id == feed_id)).scalar()
+        if found:
+            return parse_stamp(found)  # type: ignore[return-value]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(feeds_seen).values(feed_id=feed_id, first_seen=stamp(now)))
+            return now
+        except IntegrityError:
+            return self.first_seen(feed_id, now)

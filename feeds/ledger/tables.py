@@ -1,0 +1,116 @@
+"""The ledger's tables (SQLAlchemy Core). Times are ISO-8601 UTC text: they sort as text everywhere."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text
+
+#: 2: runs.changes, snapshots, alert streaks, shared names
+SCHEMA_VERSION = 2
+
+metadata = MetaData()
+
+meta = Table(
+    "feeds_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_id", Integer, nullable=False, index=True),
+    Column("organisation", Integer),
+    Column("feed_name", String(255)),
+    Column("slot_start", String(32)),
+    Column("trigger", String(16), nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("ended_at", String(32)),
+    Column("status", String(16), nullable=False),
+    Column("method", String(16)),
+    Column("rows", Integer),
+    Column("bytes", Integer),
+    Column("sha256", String(64)),
+    Column("filename", String(1024)),
+    Column("destination", String(2048)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("archive_path", String(4096)),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("owner", String(255)),
+    Column("changes", Text),  # the change summary (SPEC §12), JSON
+)
+
+attempts = Table(
+    "attempts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("number", Integer, nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("ended_at", String(32), nullable=False),
+    Column("error", Text),
+)
+
+#: what a delivered or held file said per SKU (changes.Snapshot), for the next run's comparison
+snapshots = Table(
+    "snapshots", metadata,
+    Column("run_id", Integer, primary_key=True),
+    Column("feed_id", Integer, nullable=False, index=True),
+    Column("rows", Integer, nullable=False),
+    Column("empty_stock", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+#: the alert streak of each feed: "ok", "failed" or "held" (one alert per streak)
+streaks = Table(
+    "alert_streaks", metadata,
+    Column("feed_id", Integer, primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("since", String(32), nullable=False),
+)
+
+#: (feed, slot): the guard that delivers each feed once per slot (SPEC §5)
+claims = Table(
+    "claims", metadata,
+    Column("feed_id", Integer, primary_key=True),
+    Column("slot_start", String(32), primary_key=True),
+    Column("run_id", Integer),
+    Column("status", String(16), nullable=False),
+    Column("lease_until", String(32), nullable=False),
+    Column("owner", String(255)),
+    Column("tries", Integer, nullable=False, default=1),
+)
+
+feeds_seen = Table(
+    "feeds_seen", metadata,
+    Column("feed_id", Integer, primary_key=True),
+    Column("first_seen", String(32), nullable=False),
+)
+
+#: temporary names on servers that a killed upload may have left
+leftovers = Table(
+    "leftovers", metadata,
+    Column("feed_id", Integer, primary_key=True),
+    Column("target", String(1024), primary_key=True),
+    Column("path", String(2048), primary_key=True),
+)
+
+#: file names every organisation writes to (SITC's one folder), owned by the first that delivered one
+shared_names = Table(
+    "shared_names", metadata,
+    Column("method", String(16), primary_key=True),
+    Column("name", String(1024), primary_key=True),
+    Column("organisation", Integer, nullable=False),
+    Column("feed_id", Integer, nullable=False),
+    Column("claimed_at", String(32), nullable=False),
+)
+
+host_keys = Table(
+    "host_keys", metadata,
+    Column("host", String(255), primary_key=True),
+    Column("port", Integer, primary_key=True),
+    Column("key_type", String(64), nullable=False),
+    Column("key_base64", Text, nullable=False),
+    Column("fingerprint", String(128), nullable=False),
+    Column("first_seen", String(32), nullable=False),
+)
