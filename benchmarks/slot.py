@@ -8,16 +8,14 @@ import json
 import sys
 import time
 
-from feeds.daemon import Daemon, utcnow
-from feeds.hub import Hubs
-from feeds.ledger import Ledger
-from feeds.settings import load
+from feeds import wiring
+from feeds.slots import utcnow
 
-settings = load(sys.argv[1])
-with Hubs.from_settings(settings) as hubs, Ledger(settings.database_url) as ledger:
+settings = wiring.load_settings(sys.argv[1])
+with wiring.open_hubs(settings) as hubs, wiring.open_ledger(settings) as ledger:
     hubs.identify()  # as `feeds daemon` does at start, before its first wake
     start = time.perf_counter()
-    daemon = Daemon(settings, hubs, ledger)
+    daemon = wiring.daemon(settings, hubs, ledger)
     futures = daemon.wake(utcnow())
     daemon.wait_idle()
     wall = time.perf_counter() - start
