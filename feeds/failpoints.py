@@ -16,8 +16,12 @@ import os
 import signal
 
 ENVIRONMENT = "FEEDS_FAILPOINT"
+#: the daemon a worker process works for: a failpoint kills the whole daemon, as a crash of the machine would
+daemon_pid: int | None = None
 
 
 def reached(name: str) -> None:
     if os.environ.get(ENVIRONMENT) == name:
+        if daemon_pid is not None:
+            os.kill(daemon_pid, signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)

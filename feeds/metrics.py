@@ -38,6 +38,12 @@ class Metrics:
         self.last_wake = Gauge("feeds_last_wake_timestamp_seconds", "When the daemon last woke", registry=self.registry)
         self.changes = Gauge("feeds_changes", "The last file's changes beside the delivery before it (SPEC §12)",
                              ["feed_id", "kind"], registry=self.registry)
+        self.work = Counter("feeds_organisation_work", "Organisations' slot work this daemon took (SPEC §14)",
+                            ["outcome"], registry=self.registry)
+        self.queue_depth = Gauge("feeds_queue_depth", "Organisations' work waiting to be taken (the fleet's, "
+                                 "or this daemon's)", registry=self.registry)
+        self.daemons = Gauge("feeds_daemons_alive", "Daemons of the fleet with a recent heartbeat",
+                             registry=self.registry)
 
     def hub_request(self, method: str, path: str, status: int | None) -> None:
         endpoint = path
@@ -45,6 +51,16 @@ class Metrics:
         if len(parts) > 1 and parts[1].isdigit():
             endpoint = f"/{parts[0]}/{{id}}"
         self.hub_requests.labels(method, endpoint, str(status) if status else "error").inc()
+
+    def work_finished(self, result: Any) -> None:
+        """A piece of organisation work done, in this daemon or one of its worker processes."""
+        self.work.labels("handed back" if result.remaining else "done").inc()
+        if result.catalogue:
+            self.catalogue_reads.labels(result.catalogue).inc()
+        for (method, endpoint, status), count in result.hub_requests.items():
+            self.hub_requests.labels(method, endpoint, status).inc(count)
+        for outcome in result.runs:
+            self.run_finished(outcome.result)
 
     def run_finished(self, result: Any) -> None:
         method = result.method or "unknown"

@@ -56,6 +56,15 @@ class Secrets:
                     if encoded != text:
                         self._values.add(encoded)
 
+    def __getstate__(self) -> dict[str, object]:
+        """A run's secrets travel with its result from a worker process: its own values, not the operator's."""
+        return {"values": self.values() - OPERATOR.values() if self is not OPERATOR else set()}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self._lock = threading.Lock()
+        self._values = set(state["values"])  # type: ignore[call-overload]
+        self.parent = OPERATOR  # the receiving process's operator secrets (the same settings)
+
     def values(self) -> set[str]:
         with self._lock:
             own = set(self._values)

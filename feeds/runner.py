@@ -160,10 +160,11 @@ class _Run:
     """
 
     def __init__(self, env: RunEnvironment, ledger: Ledger, result: RunResult,
-                 cancel: threading.Event | None, sleep: Callable[[float], None] | None):
+                 cancel: threading.Event | None, sleep: Callable[[float], None] | None, worker: str | None = None):
         self.env, self.ledger, self.result = env, ledger, result
         self.cancel = cancel or threading.Event()
         self.sleep = sleep
+        self.worker = worker
         self.watchdog = limits.Watchdog(env.deliveries.settings.deadline_seconds)
         self.spool: Path | None = None  #: a file rendered by this run, archived when it ends
         self.archived: Path | None = None  #: the file the run's ledger row links to
@@ -172,7 +173,8 @@ class _Run:
         result = self.result
         result.run_id = self.ledger.runs.start(
             result.feed_id or 0, result.trigger, organisation=result.organisation, feed_name=result.feed_name,
-            method=result.method or None, slot_start=result.slot_start, started_at=result.started_at)
+            method=result.method or None, slot_start=result.slot_start, started_at=result.started_at,
+            worker=self.worker)
         if on_started is not None:
             on_started(result.run_id)
 
@@ -230,11 +232,13 @@ class _Run:
                     f"organisation's feed may not replace that file: choose another {feed.method.file_name_field()}")
         where = target.describe("")
         feed_id = result.feed_id or 0
+        run_id = result.run_id or 0
         context = self.watchdog.watch(self.env.deliveries.context(
             host_keys=ledger.host_keys,
             cancel=self.cancel,
             leftovers=ledger.leftovers.get(feed_id, where),  # from a run that was killed mid-upload
             on_leftovers=lambda paths: ledger.leftovers.set(feed_id, where, paths),
+            on_publishing=lambda marker: ledger.runs.update(run_id, publishing=marker),
         ))
 
         def attempt_done(attempt: Attempt) -> None:
@@ -263,6 +267,7 @@ def run_feed(
     on_page: Callable[[int, int | None], None] | None = None,
     sleep: Callable[[float], None] | None = None,
     guard: bool = True,
+    worker: str | None = None,
 ) -> RunResult:
     """Run one feed end to end and record it in the ledger; never raises for the run's own failures.
 
@@ -288,7 +293,7 @@ def run_feed(
     with redact.run_scope() as secrets:
         result = RunResult(feed_id, seen.name, trigger, slot_start=slot_start, method=seen.method or "",
                            organisation=seen.organisation, secrets=secrets)
-        run = _Run(env, ledger, result, cancel, sleep)
+        run = _Run(env, ledger, result, cancel, sleep, worker)
         run.start(on_started)
         with run.recorded():
             feed = validated(seen.raw, feed_id)
@@ -382,6 +387,39 @@ def release(env: RunEnvironment, hub: Hubs | HubClient, ledger: Ledger, run_id: 
             if held.slot_start:
                 ledger.claims.settle(feed_id, parse_stamp(held.slot_start), "delivered")  # type: ignore[arg-type]
     return result
+
+
+def settle_interrupted(env: RunEnvironment, ledger: Ledger, raw: dict[str, Any], run_id: int) -> str:
+    """A run whose process stopped before it finished: "delivered" when its file had been made visible, else
+    "failed". Asked by whoever takes its claim over, before anything is sent again (SPEC §14)."""
+    previous = ledger.runs.get(run_id)
+    if previous is None:
+        return "failed"
+    abandoned = "abandoned: the process running it stopped before it finished"
+    if previous.publishing is None or previous.status == "delivered":
+        ledger.runs.fail([run_id], abandoned)
+        return previous.status if previous.status == "delivered" else "failed"
+    with redact.run_scope() as secrets:
+        try:
+            feed = validated(raw, previous.feed_id)
+            secrets.add(*(getattr(feed, name) for name in SECRET_FIELDS))
+            target = env.deliveries.target(feed)
+            where = target.describe("")
+            context = env.deliveries.context(host_keys=ledger.host_keys, publishing=previous.publishing,
+                                             leftovers=ledger.leftovers.get(previous.feed_id, where))
+            landed = env.deliveries.landed(target, context)
+        except FeedsError as exc:
+            ledger.runs.fail([run_id], f"{abandoned}; whether its file was made visible could not be told: {exc}")
+            raise
+    if not landed:
+        ledger.runs.fail([run_id], f"{abandoned} (its file was not made visible)")
+        return "failed"
+    ledger.runs.update(run_id, status="delivered", ended_at=datetime.now(timezone.utc), publishing=None,
+                       error=None)
+    ledger.snapshots.prune(previous.feed_id, run_id)
+    log.warning("feed %s: run %s had made its file visible when its process stopped; it counts as delivered and "
+                "is not sent again", previous.feed_id, run_id)
+    return "delivered"
 
 
 def _held_run(ledger: Ledger, run_id: int) -> RunRow:

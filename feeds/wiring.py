@@ -24,6 +24,7 @@ from .web import WebSettings
 
 if TYPE_CHECKING:
     from .daemon import Daemon, Service
+    from .daemon.workers import WorkerSetup
     from .hub import Hubs
     from .ledger import Ledger
     from .runner import RunEnvironment
@@ -48,13 +49,18 @@ def load_settings(option: str | None = None, environ: dict[str, str] | None = No
     return loader.load(Settings, option, environ)
 
 
+def _secret_keys() -> frozenset[str]:
+    """The keys of a feed configuration that hold secrets, in every spelling: masked in Hub's answers."""
+    from .config import SECRET_FIELDS, raw_names
+
+    return frozenset(key for name in SECRET_FIELDS for key in raw_names(name))
+
+
 def open_hubs(settings: Settings, **client_options: Any) -> Hubs:
     """A Hub client for each credential set; Hub's error bodies mask the feed model's secret fields."""
-    from .config import SECRET_FIELDS, raw_names
     from .hub import Hubs
 
-    keys = frozenset(key for name in SECRET_FIELDS for key in raw_names(name))
-    client_options.setdefault("secret_keys", keys)
+    client_options.setdefault("secret_keys", _secret_keys())
     return Hubs.open(settings.hub, settings.organisations, **client_options)
 
 
@@ -80,17 +86,46 @@ def alerts(settings: Settings) -> Alerts:
     return Alerts(settings.alerts, settings.smtp, settings.delivery.timeout)
 
 
-def daemon(settings: Settings, hubs: Hubs, ledger: Ledger, **options: Any) -> Daemon:
-    """The schedule over these Hub clients and this ledger (tests and benchmarks give their own)."""
-    from .daemon import Daemon
+def worker_setup(settings: Settings, worker: str) -> WorkerSetup:
+    """What a worker process builds its parts from: the sections it reads, and this process's logging."""
+    import logging
 
-    return Daemon(run_environment(settings), settings.schedule, hubs, ledger, alerts=alerts(settings), **options)
+    from .daemon.workers import WorkerSetup
+
+    feeds_log = logging.getLogger("feeds")
+    text = not any(type(h.formatter).__name__ == "JsonFormatter" for h in logging.getLogger().handlers)
+    return WorkerSetup(
+        hub=settings.hub, organisations=dict(settings.organisations), secret_keys=_secret_keys(),
+        delivery=settings.delivery, method_sections={name: getattr(settings, name) for name in settings_sections()},
+        guard=settings.guard, state=settings.state, schedule=settings.schedule, worker=worker,
+        log_level=feeds_log.getEffectiveLevel(), log_format="text" if text else "json", fleet=settings.state.shared,
+    )
+
+
+def daemon(settings: Settings, hubs: Hubs, ledger: Ledger, **options: Any) -> Daemon:
+    """The schedule over these Hub clients and this ledger (tests and benchmarks give their own), with
+    ``schedule.processes`` worker processes (1: the work is done in this process)."""
+    import os
+    import socket
+
+    from .daemon import Daemon
+    from .daemon.workers import Processes
+
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    count = settings.schedule.worker_processes
+    if count > 1 and "pool" not in options:
+        options["pool"] = Processes(worker_setup(settings, worker), count,
+                                    Processes.threads_for(settings.schedule.max_parallel, count),
+                                    settings.hub.concurrency)
+    return Daemon(run_environment(settings), settings.schedule, hubs, ledger, alerts=alerts(settings),
+                  worker=worker, **options)
 
 
 def service(settings: Settings, web_port: int | None = None, web_host: str = "127.0.0.1") -> Service:
     """``feeds daemon`` built: Hub clients, ledger, the daemon, and the status page when a port is given."""
     import logging
 
+    from .config import HubFeed
     from .daemon import Service
     from .errors import FeedsError, SettingsError, UsageError
     from .metrics import Metrics, serve
@@ -110,9 +145,22 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     ledger = open_ledger(settings)
     built = daemon(settings, hubs, ledger, metrics=metrics)
     built.env.archive.clean_spool()
+    fleet = None
+    if settings.state.shared:  # a PostgreSQL ledger: this daemon joins the fleet of that database (SPEC §14)
+        from .daemon.fleet import Fleet, heartbeat_liveness
+
+        fleet = Fleet(built, settings.state.database_url, settings.schedule.takeover_seconds)
+        built.shop.liveness = heartbeat_liveness(ledger, settings.schedule.takeover_seconds)
+        metrics.queue_depth.set_function(lambda: fleet.counts()["queued"])
+        metrics.daemons.set_function(lambda: fleet.counts()["daemons"])
+    else:
+        metrics.queue_depth.set_function(built.queue.depth)
+        metrics.daemons.set(1)
     server = None
     if web_port is not None:
-        pages = StatusPages(open_ledger(settings), lambda: built.last_feeds, built.env.archive)
+        pages_ledger = open_ledger(settings)
+        pages = StatusPages(pages_ledger, lambda: [HubFeed.read(raw) for raw in pages_ledger.listing.all()],
+                            built.env.archive)
         try:
             server = serve(metrics, built.health, web_host, web_port, pages,
                            guard=lambda app: guarded(app, settings.web))
@@ -120,4 +168,4 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
             raise UsageError(f"--web-port {web_port} cannot be used on {web_host}: {exc.strerror}") from None
         logging.getLogger("feeds.daemon").info("status page, /metrics and /healthz on http://%s:%d/", web_host,
                                                server.server_address[1])
-    return Service(built, settings.schedule.shutdown_grace, server)
+    return Service(built, settings.schedule.shutdown_grace, server, fleet, settings.schedule.worker_processes)

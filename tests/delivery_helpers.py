@@ -25,6 +25,7 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
         "hub": {"base_url": "sandbox", "client_id": "sandbox", "client_secret": "sandbox-secret"},
         "delivery": {"retry_wait": 0.0, "timeout": 5.0, "allow_networks": ["127.0.0.0/8", "::1/128"]},
         "state": {"database": str(tmp_path / "state" / "feeds.db")},
+        "schedule": {"processes": 1},  # the work in the test's own process, unless a test asks for more
     }
     for name, overrides in sections.items():
         values[name] = {**values.get(name, {}), **overrides}

@@ -48,7 +48,7 @@ def test_only_one_claim_wins_among_many(url):
 
     def claim(ledger):
         barrier.wait()
-        wins.append(ledger.claims.take(7, SLOT, LEASE, now=SLOT, owner="h:1:t"))
+        wins.append(bool(ledger.claims.take(7, SLOT, LEASE, now=SLOT, owner="h:1:t")))
 
     threads = [threading.Thread(target=claim, args=(lg,)) for lg in ledgers]
     for t in threads:
@@ -75,11 +75,32 @@ def test_claim_lifecycle(url):
         assert ledger.claims.status(2, SLOT) == "delivered"
 
 
-def test_renewing_keeps_a_long_run_claimed(url):
+def test_a_claim_of_a_worker_known_dead_is_taken_over_with_the_run_it_interrupted(url):
+    """The fleet's liveness (heartbeats) or this host's processes say who is gone; the lease is only the bound."""
     with Ledger(url) as ledger:
-        assert ledger.claims.take(1, SLOT, timedelta(seconds=1))
-        ledger.claims.renew(1, SLOT, timedelta(hours=1))
-        assert not ledger.claims.take(1, SLOT, LEASE, now=datetime.now(timezone.utc) + timedelta(minutes=30), owner="o:1:z")
+        assert ledger.claims.take(1, SLOT, LEASE, now=SLOT, owner="far:1:x", worker="7")
+        run_id = ledger.runs.start(1, "schedule", slot_start=SLOT)
+        ledger.claims.attach_run(1, SLOT, run_id)
+        alive = lambda owner, worker: False  # noqa: E731
+        dead = lambda owner, worker: worker == "7"  # noqa: E731
+        assert ledger.claims.take(1, SLOT, LEASE, now=SLOT, owner="near:2:y", worker="8", dead=alive) is None
+        taken = ledger.claims.take(1, SLOT, LEASE, now=SLOT, owner="near:2:y", worker="8", dead=dead)
+        assert taken is not None and taken.tries == 2 and taken.previous_run == run_id
+        assert ledger.claims.take(1, SLOT, LEASE, now=SLOT, owner="third:3:z", dead=dead) is None  # 8 is alive
+
+
+def test_a_manual_run_takes_its_slot_unless_a_live_run_holds_it(url):
+    with Ledger(url) as ledger:
+        assert ledger.claims.take(1, SLOT, LEASE, now=SLOT, owner="d:1:x")
+        assert ledger.claims.take_manual(1, SLOT, LEASE, now=SLOT, owner="m:2:y", dead=lambda o, w: False) == "busy"
+        ledger.claims.settle(1, SLOT, "failed")
+        ledger.claims.settle(1, SLOT, "failed")
+        taken = ledger.claims.take_manual(1, SLOT, LEASE, now=SLOT, owner="m:2:y")
+        assert taken and taken.tries == 2
+        ledger.claims.settle(1, SLOT, "delivered")
+        assert ledger.claims.take_manual(1, SLOT, LEASE, now=SLOT, owner="m:2:y") == "delivered"
+        ledger.claims.settle(2, SLOT, "delivered")  # a slot nobody claimed, settled by a manual delivery
+        assert ledger.claims.status(2, SLOT) == "delivered"
 
 
 def test_expired_claims_mark_their_runs_abandoned(url):

@@ -16,7 +16,8 @@ import pytest
 from feeds import wiring
 
 from feeds.catalog import load_catalogue
-from feeds.daemon import Daemon, SharedCatalogue
+from feeds.catalog import Catalogue as Products
+from feeds.daemon import Daemon
 from feeds.hub import Hubs
 from feeds.hub.client import HubClient
 from feeds.hub.sandbox import (CLIENT_ID, CLIENT_SECRET, RESELLER_CLIENT_ID, RESELLER_CLIENT_SECRET, Catalogue,
@@ -41,6 +42,8 @@ client_secret = "reseller-secret"
 outbox = "{tmp}/outbox"
 [state]
 database = "{tmp}/state/feeds.db"
+[schedule]
+processes = 1
 """
 
 
@@ -105,7 +108,7 @@ def test_two_organisations_each_feed_carries_its_own_prices(tmp_path):
             daemon = wiring.daemon(settings, hubs, ledger, clock=lambda: now)
             futures = daemon.wake(now)
             assert daemon.wait_idle(60)
-            results = {r.feed_id: r for r in (f.result() for f in futures)}
+            results = {r.feed_id: r for f in futures for r in f.result()}
             daemon.stop(0)
     assert results[1].status == results[4].status == "delivered"
     distributor = attachment_rows(next((tmp_path / "outbox" / "1").glob("*.eml")))
@@ -167,25 +170,26 @@ def test_environment_credentials_of_an_organisation(tmp_path):
         load(str(conf), {"FEEDS_ORGANISATIONS_X_CLIENT_SECRET": "x"})
 
 
-def test_a_shared_catalogue_is_let_go_after_its_last_feed():
-    reads = []
+def test_an_organisations_catalogue_is_read_once_for_its_feeds_and_let_go_after_its_work(tmp_path):
+    """Memory follows the catalogues in use: nothing of a catalogue outlives its organisation's work."""
+    import gc
 
-    class Hub:
-        def vendors(self):
-            return {}
-
-        def iter_pages(self, *args, **kwargs):
-            reads.append(1)
-            from feeds.hub.client import Page
-
-            yield Page(1, [{"id": 1, "product_code": "A", "name": "n"}], None, None)
-
-    shared = SharedCatalogue(Hub(), None, users=2)
-    assert shared() is shared()  # read once for both users
-    shared.release()
-    assert shared._value is not None
-    shared.release()
-    assert shared._value is None and reads == [1]
+    sandbox = Sandbox.from_samples()
+    for feed_id in (1, 2, 3):
+        sandbox.feeds[feed_id].update(timeslot=150, active=True)
+    with RunningSandbox(sandbox) as running:
+        settings = load(two_organisations(tmp_path, running.base_url), {})
+        with wiring.open_hubs(settings) as hubs, Ledger(settings.state.database_url) as ledger:
+            now = datetime(2026, 11, 26, 2, 30, tzinfo=timezone.utc)
+            daemon = wiring.daemon(settings, hubs, ledger, clock=lambda: now)
+            (future,) = daemon.wake(now)  # feeds 1, 2, 3: one organisation, one piece of work
+            runs = future.result(timeout=60)
+            daemon.stop(0)
+    statuses = {r.feed_id: r.status for r in runs}
+    assert statuses == {1: "delivered", 2: "delivered", 3: "failed"}  # 3: SITC without [sitc]: before any send
+    assert sandbox.recorded.counts["GET /products"] == 1  # 250 products: one page, read once for three feeds
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, Products)] == []
 
 
 def test_catalogues_of_two_organisations_are_read_at_the_same_time(tmp_path):

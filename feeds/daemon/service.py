@@ -1,11 +1,13 @@
 """The daemon as a process: woken at every :00 and :30 UTC, stopped by SIGTERM or SIGINT.
 
 This is the lifecycle alone: the parts (the ``Daemon`` with its Hub clients,
-ledger and deliveries, the web server) are built by ``wiring.py`` and handed
-over ready. ``Service.run`` installs the signal handlers, starts the
-scheduler (APScheduler) and a first wake, waits for a signal, then stops new
-work, gives running deliveries ``schedule.shutdown_grace`` seconds, records
-what was cut off and exits.
+ledger, deliveries and worker processes, the fleet's engine, the web server)
+are built by ``wiring.py`` and handed over ready. ``Service.run`` installs
+the signal handlers and starts the wakes: APScheduler at every :00 and :30
+UTC and a first wake now (one daemon on SQLite), or the fleet's worker, whose
+task engine wakes one daemon of the fleet per slot (PostgreSQL). On a signal
+it stops taking work, gives running deliveries ``schedule.shutdown_grace``
+seconds, records what was cut off and exits.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from .fleet import Fleet
 from .schedule import Daemon
 
 log = logging.getLogger("feeds.daemon")
@@ -39,6 +42,8 @@ class Service:
     daemon: Daemon
     grace: float
     server: Any = None
+    fleet: Fleet | None = None
+    processes: int = 1
 
     def run(self) -> None:
         """Wake at every :00 and :30 UTC until SIGTERM or SIGINT; then stop and exit the process."""
@@ -50,17 +55,26 @@ class Service:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        scheduler = BackgroundScheduler(timezone=timezone.utc)
-        scheduler.add_job(self._wake, wake_trigger(), id="wake", misfire_grace_time=600, coalesce=True,
-                          max_instances=2)
-        scheduler.start()
-        log.info("feeds daemon started (pid %d): waking at every :00 and :30 UTC, at most %d feeds at once",
-                 os.getpid(), self.daemon.schedule.max_parallel)
-        threading.Thread(target=self._wake, name="startup-wake", daemon=True).start()
+        scheduler = None
+        how = (f"at most {self.daemon.schedule.max_parallel} organisations at once, "
+               f"{self.processes} worker process{'es' if self.processes != 1 else ''}")
+        if self.fleet is not None:
+            self.fleet.start()
+            self.fleet.defer_wake()  # this start's catch-up, for the whole fleet
+            log.info("feeds daemon started (pid %d) in a fleet on PostgreSQL: taking organisations' work, %s",
+                     os.getpid(), how)
+        else:
+            scheduler = BackgroundScheduler(timezone=timezone.utc)
+            scheduler.add_job(self._wake, wake_trigger(), id="wake", misfire_grace_time=600, coalesce=True,
+                              max_instances=2)
+            scheduler.start()
+            log.info("feeds daemon started (pid %d): waking at every :00 and :30 UTC, %s", os.getpid(), how)
+            threading.Thread(target=self._wake, name="startup-wake", daemon=True).start()
         while not stop.wait(1.0):
             pass
-        scheduler.shutdown(wait=False)
-        cut = self.daemon.stop(self.grace)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        cut = self._stop_fleet() if self.fleet is not None else self.daemon.stop(self.grace)
         if self.server is not None:
             self.server.shutdown()
         log.info("feeds daemon stopped%s", f"; {len(cut)} run(s) cut off and recorded" if cut else "")
@@ -70,6 +84,21 @@ class Service:
         sys.stderr.flush()
         # Worker threads still blocked on a network call must not hold the exit.
         os._exit(0)
+
+    def _stop_fleet(self) -> list[Any]:
+        """The fleet's worker fetches no more (queued work stays for the others); running work hands back what
+        it had not started; after the grace, uploads are cut off before their rename."""
+        assert self.fleet is not None
+        self.daemon.stopping.set()
+        self.daemon.pool.drain()
+        self.fleet.stop(timeout=self.grace)
+        if self.fleet.running():
+            log.warning("shutting down: cutting off deliveries still running after %.1f s", self.grace)
+            self.daemon.pool.cancel()
+            self.fleet.stop(timeout=10.0)
+        cut = self.daemon.stop(0)
+        self.fleet.close()
+        return cut
 
     def _wake(self) -> None:
         try:

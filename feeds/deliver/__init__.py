@@ -94,10 +94,14 @@ class Deliveries:
         """
         method = target.method
         own = self.own(method)
+        if context.publishing and self._landed(target, context):
+            log.warning("%s: the file of an interrupted delivery is in place already; it is not sent again",
+                        job.feed.label())
+            return target.describe(job.filename), 0
         if self.outbox is not None:
             from . import outbox  # lazy: only the sandbox set-up writes to an outbox
 
-            destination = outbox.write(job, target, own, self.outbox)
+            destination = outbox.write(job, target, own, self.outbox, context)
             if on_attempt:
                 now = datetime.now(timezone.utc)
                 on_attempt(Attempt(1, now, now, None))
@@ -113,7 +117,10 @@ class Deliveries:
             try:
                 context.check_cancel()
                 try:
-                    value = method.send(job, target, context, own)
+                    if context.publishing and self._landed(target, context):
+                        value = target.describe(job.filename)  # the last attempt made it visible after all
+                    else:
+                        value = method.send(job, target, context, own)
                 except Exception:
                     context.check_cancel()  # a connection cut by the deadline fails for that reason, not another
                     raise
@@ -141,6 +148,31 @@ class Deliveries:
                 raise DeliveryError(f"{exc} (gave up after {count} attempts)", transient=True,
                                     reason=exc.reason) from None
             raise
+
+    def _landed(self, target: Target, context: Context) -> bool:
+        """Whether the delivery interrupted at ``context.publishing`` made its file visible; False clears it.
+
+        A method that cannot tell is taken at its word that it may have: the
+        file is not sent twice (DeliveryError, permanent).
+        """
+        if self.outbox is not None:
+            from . import outbox
+
+            landed: bool | None = outbox.landed(context)
+        else:
+            landed = target.method.landed(target, context, self.own(target.method))
+        if landed is None:
+            raise DeliveryError(f"{target.describe()}: an earlier attempt was interrupted while the file was being "
+                                "made visible, and whether it was cannot be told; it is not sent again, to avoid "
+                                "a duplicate (check the destination, then run the feed by hand)",
+                                reason="outcome unknown")
+        if not landed:
+            context.publishing = None
+        return landed
+
+    def landed(self, target: Target, context: Context) -> bool:
+        """Whether an interrupted delivery (``context.publishing``) is in place (a takeover asks before resending)."""
+        return self._landed(target, context)
 
     def probe(self, target: Target, context: Context) -> str:
         """Test a destination without sending a feed; DeliveryError with a ``reason`` when it fails."""

@@ -83,6 +83,13 @@ class Context:
     ``allowed`` are the networks exempt from the egress rule. Every connection
     a method opens is registered (``opened``), so that the run's watchdog can
     cut them all when the run deadline passes (``cut``).
+
+    ``publish(marker)`` is said by a method right before the step that makes
+    the file visible and cannot be undone (the rename of an upload, the final
+    dot of a mail); the marker is recorded (``on_publishing``) before the step,
+    so that whoever takes the delivery over after a crash, or the next
+    attempt after a dropped connection, asks the method whether the file
+    landed (``Method.landed``) instead of sending it twice.
     """
 
     timeout: float = 60.0  #: every network wait (``delivery.timeout``)
@@ -94,6 +101,9 @@ class Context:
     #: why the run's deadline cut the delivery off, once it has
     deadline_text: str = "the run deadline"
     cut_off: threading.Event = field(default_factory=threading.Event)
+    #: the marker of a delivery that was being made visible when it was interrupted (see ``publish``)
+    publishing: str | None = None
+    on_publishing: Callable[[str | None], None] | None = None
     _connections: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -131,6 +141,18 @@ class Context:
     def _changed(self) -> None:
         if self.on_leftovers is not None:
             self.on_leftovers(list(self.leftovers))
+
+    def publish(self, marker: str) -> None:
+        """The file is about to be made visible under its final name: recorded first (see the class)."""
+        self.publishing = marker
+        if self.on_publishing is not None:
+            self.on_publishing(marker)
+
+    def unpublish(self) -> None:
+        """The step was refused, plainly: nothing was made visible, and another attempt may send again."""
+        self.publishing = None
+        if self.on_publishing is not None:
+            self.on_publishing(None)
 
     def check_cancel(self) -> None:
         if self.cancel.is_set():

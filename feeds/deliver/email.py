@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import smtplib
 import ssl
 import zipfile
@@ -134,6 +135,10 @@ def _error(exc: BaseException, what: str) -> DeliveryError:
     return classify_os_error(exc, what)
 
 
+#: what an EMAIL delivery publishes: the final dot of the mail
+_COMMIT = "the mail's final dot"
+
+
 class _CappedReader:
     """The reply stream of an SMTP connection, read with a cap per reply (SPEC §11)."""
 
@@ -151,11 +156,37 @@ class _CappedReader:
 
 
 class _Bounded:
-    """smtplib with every reply capped and every socket handed to the run (its deadline cuts them)."""
+    """smtplib with every reply capped and every socket handed to the run (its deadline cuts them).
+
+    ``data`` tells ``on_commit`` between the message and its final dot: the
+    server accepts a mail only at that dot, so that is the step a delivery
+    records before taking (``Context.publish``).
+    """
 
     on_socket: Any = None
+    on_commit: Any = None
+    on_refused: Any = None
     file: Any
     sock: Any
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        self.putcmd("data")  # type: ignore[attr-defined]
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):  # as smtplib does: line ends fixed for text, bytes sent as they are
+            msg = re.sub(r"(?:\r\n|\n|\r(?!\n))", "\r\n", msg).encode("ascii")
+        body = re.sub(rb"(?m)^\.", b"..", msg)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.send(body)  # type: ignore[attr-defined]
+        if self.on_commit is not None:
+            self.on_commit()
+        self.send(b".\r\n")  # type: ignore[attr-defined]
+        code, reply = self.getreply()
+        if code != 250 and self.on_refused is not None:
+            self.on_refused()  # the server answered: it did not take the mail, so it may be sent again
+        return code, reply
 
     def getreply(self) -> tuple[int, bytes]:
         if self.file is None and self.sock is not None:
@@ -204,6 +235,8 @@ class _Session:
                 client = BoundedSMTP(timeout=smtp.timeout)
             if self.context is not None:
                 client.on_socket = self.context.opened
+                client.on_commit = lambda: self.context.publish(_COMMIT)
+                client.on_refused = self.context.unpublish
             self.client = client  # type: ignore[assignment]
             client._host = smtp.host  # type: ignore[attr-defined]
             self.client.connect(smtp.host, smtp.port)
@@ -265,6 +298,10 @@ class EmailMethod(Method):
 
     def describe(self, target: Target, filename: str = "") -> str:
         return f"email to {target.place.address}"
+
+    def landed(self, target: Target, context: Context, own: Own) -> bool | None:
+        """A mail interrupted at its final dot counts as sent: the server had all of it; it is not sent again."""
+        return context.publishing == _COMMIT or None
 
     def probe_key(self, target: Target) -> Hashable:
         return self.name  # every EMAIL feed goes through the one mail server of [smtp]: one probe

@@ -129,6 +129,15 @@ class Method(ABC):
     def cleanup(self, target: Target, context: Context, own: Own) -> None:
         """Remove temporary files a failed last attempt left (best effort)."""
 
+    def landed(self, target: Target, context: Context, own: Own) -> bool | None:
+        """Whether the delivery interrupted at ``context.publishing`` made its file visible.
+
+        True: it did, so it must not be sent again; False: it did not, send it;
+        None: this method cannot tell, and the file is not sent again (a
+        duplicate is worse than a missing file a person can resend).
+        """
+        return None
+
     @abstractmethod
     def probe(self, target: Target, context: Context, own: Own) -> str:
         """Test the destination without sending a feed; return what was checked, or raise DeliveryError."""

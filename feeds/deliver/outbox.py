@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import redact
 from ..filenames import fit
-from .base import Job, Target
+from .base import Context, Job, Target
 from .method import Own
 
 
@@ -29,7 +29,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def write(job: Job, target: Target, own: Own, outbox: Path) -> str:
+def write(job: Job, target: Target, own: Own, outbox: Path, context: Context) -> str:
     """Write the delivery to the outbox; return where it went."""
     folder = outbox / str(job.feed.id if job.feed.id is not None else "manual")
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,12 +48,13 @@ def write(job: Job, target: Target, own: Own, outbox: Path) -> str:
     }
     name, content, details = target.method.outbox_file(job, target, own)
     written = folder / name
+    temporary = folder / f".feeds-{uuid.uuid4().hex[:16]}.part"
     if isinstance(content, bytes):
-        _atomic_write(written, content)
+        temporary.write_bytes(content)
     else:
-        temporary = folder / f".feeds-{uuid.uuid4().hex[:16]}.part"
         shutil.copyfile(content, temporary)
-        os.replace(temporary, written)
+    context.publish(str(temporary))
+    os.replace(temporary, written)
     manifest.update(details)
     manifest.update(target.method.manifest(target))
     manifest["file"] = str(written)
@@ -62,3 +63,8 @@ def write(job: Job, target: Target, own: Own, outbox: Path) -> str:
     with (folder / "deliveries.jsonl").open("a", encoding="utf-8") as journal:
         journal.write(json.dumps(redact.redact_data(manifest), ensure_ascii=False) + "\n")
     return f"outbox {written} (would go to {manifest['would_send_to']})"
+
+
+def landed(context: Context) -> bool:
+    """An outbox write interrupted at its rename landed when its temporary file is gone."""
+    return bool(context.publishing) and not Path(context.publishing).exists()  # type: ignore[arg-type]

@@ -49,6 +49,12 @@ class UploadMethod(Method):
         module, _, section = PROTOCOLS[server.protocol]
         module.cleanup(server, context, getattr(own, section))
 
+    def landed(self, target: Target, context: Context, own: Own) -> bool | None:
+        """An interrupted upload landed when its temporary file is gone: only the rename removes it."""
+        server: ServerFolder = target.place
+        module, _, section = PROTOCOLS[server.protocol]
+        return module.landed(server, context, getattr(own, section), context.publishing)
+
     def probe(self, target: Target, context: Context, own: Own) -> str:
         server: ServerFolder = target.place
         module, _, section = PROTOCOLS[server.protocol]

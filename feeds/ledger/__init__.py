@@ -11,7 +11,8 @@ module with typed rows:
 - ``host_keys``: SFTP host keys remembered on first use (``host_keys.py``);
 - ``names``: file names every organisation writes to, and their owners (``shared_names.py``);
 - ``sightings``: when each feed was first seen (``sightings.py``);
-- ``leftovers``: temporary names a killed upload left on a server (``leftovers.py``).
+- ``leftovers``: temporary names a killed upload left on a server (``leftovers.py``);
+- ``listing``: the feed list of the last wake, secrets masked, for every daemon's status page (``listing.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .claims import Claims
 from .database import Database, dead_owner, owner_name, parse_stamp, stamp
 from .host_keys import HostKey, HostKeys
 from .leftovers import Leftovers
+from .listing import Listing
 from .runs import AttemptRow, RunRow, Runs
 from .shared_names import Owner, SharedNames
 from .sightings import Sightings
@@ -42,6 +44,7 @@ class Ledger:
         self.names = SharedNames(self.db)
         self.sightings = Sightings(self.db)
         self.leftovers = Leftovers(self.db)
+        self.listing = Listing(self.db)
 
     @property
     def url(self) -> str:

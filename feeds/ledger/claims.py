@@ -1,23 +1,48 @@
-"""Slot claims (SPEC §5): (feed, slot start) is delivered at most once.
+"""Slot claims (SPEC §5, §14): (feed, slot start) is delivered at most once.
 
-A claim is a row with that primary key: inserting it is how a daemon takes a
-slot, so two daemons on one database can never both run the same feed for
-the same slot. A delivered claim is never taken again; a failed or held one
-is, up to ``retry.RUNS_PER_SLOT`` runs; a claim still ``running`` past its
-lease counts as abandoned and may be taken over.
+A claim is a row with that primary key: inserting it is how a worker takes a
+slot, so two workers on one database, in one daemon or in a fleet, can never
+both run the same feed for the same slot. A delivered claim is never taken
+again; a failed or held one is, up to ``retry.RUNS_PER_SLOT`` runs.
+
+A claim still ``running`` belongs to its owner while the owner lives. Who is
+alive is not this module's knowledge: the caller says (``dead``): the process
+table for this host's processes, the task engine's heartbeats for a fleet's
+daemons. A claim that nobody can vouch for is abandoned when its lease ends;
+the lease is a bound (longer than any run may last), never renewed. Whoever
+takes over a claim learns the run it interrupted (``Taken.previous_run``), so
+that it can settle it: a file that was already made visible is not sent again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import retry
 from .database import Database, dead_owner, owner_name, stamp, utcnow
 from .runs import Runs
 from .tables import claims
+
+#: whether the holder of a claim (its owner "host:pid:token" and its engine worker id) is gone
+Liveness = Callable[[str | None, str | None], bool]
+
+
+def this_host(owner: str | None, worker: str | None) -> bool:
+    """The embedded judgement: a process of this host that no longer runs is gone; others only by lease."""
+    return dead_owner(owner)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A claim taken: its try number, and the run of a holder that stopped before finishing, if any."""
+
+    tries: int
+    previous_run: int | None = None
 
 
 class Claims:
@@ -26,44 +51,58 @@ class Claims:
         self._runs = runs
 
     def take(self, feed_id: int, slot_start: datetime, lease: timedelta, now: datetime | None = None,
-             owner: str | None = None) -> bool:
-        """Take (feed, slot) for a run.
+             owner: str | None = None, worker: str | None = None, dead: Liveness = this_host) -> Taken | None:
+        """Take (feed, slot) for a run; None when it is not to be run now.
 
-        False when the slot is delivered, held by a live claim, or has been
+        None when the slot is delivered, held by a live claim, or has been
         tried ``retry.RUNS_PER_SLOT`` times already (a feed that keeps failing
         is not retried every half hour until its next day's slot).
         """
+        return self._take(feed_id, slot_start, lease, now, owner, worker, dead, manual=False)
+
+    def take_manual(self, feed_id: int, slot_start: datetime, lease: timedelta, now: datetime | None = None,
+                    owner: str | None = None, dead: Liveness = this_host) -> Taken | str:
+        """A manual run takes the slot it runs in, whatever its tries; "delivered" or "busy" when it may not.
+
+        "delivered": the slot was delivered already (the manual run is a resend
+        and leaves the claim alone); "busy": a live run holds it now.
+        """
+        taken = self._take(feed_id, slot_start, lease, now, owner, None, dead, manual=True)
+        if taken is not None:
+            return taken
+        return "delivered" if self.status(feed_id, slot_start) == "delivered" else "busy"
+
+    def _take(self, feed_id: int, slot_start: datetime, lease: timedelta, now: datetime | None, owner: str | None,
+              worker: str | None, dead: Liveness, manual: bool) -> Taken | None:
         now = now or utcnow()
         owner = owner or owner_name()
         slot, until = stamp(slot_start), stamp(now + lease)
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(claims).values(feed_id=feed_id, slot_start=slot, status="running",
-                                                   lease_until=until, owner=owner, tries=1))
-            return True
+                                                   lease_until=until, owner=owner, worker=worker, tries=1))
+            return Taken(1)
         except IntegrityError:
             pass
+        key = and_(claims.c.feed_id == feed_id, claims.c.slot_start == slot)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(claims.c.status, claims.c.tries, claims.c.owner, claims.c.worker,
+                                      claims.c.lease_until, claims.c.run_id).where(key)).first()
+        if row is None or row.status == "delivered":
+            return None
+        if row.tries >= retry.RUNS_PER_SLOT and not manual:
+            return None
+        previous = None
+        if row.status == "running":
+            if not (row.lease_until < stamp(now) or dead(row.owner, row.worker)):
+                return None  # its holder is alive: it is being run right now
+            previous = row.run_id
         with self.engine.begin() as conn:
-            taken = conn.execute(
-                update(claims)
-                .where(and_(
-                    claims.c.feed_id == feed_id,
-                    claims.c.slot_start == slot,
-                    claims.c.tries < retry.RUNS_PER_SLOT,
-                    or_(claims.c.status.in_(("failed", "held")),
-                        and_(claims.c.status == "running", claims.c.lease_until < stamp(now))),
-                ))
-                .values(status="running", lease_until=until, owner=owner, run_id=None, tries=claims.c.tries + 1)
-            )
-            return taken.rowcount == 1
-
-    def renew(self, feed_id: int, slot_start: datetime, lease: timedelta, owner: str | None = None) -> None:
-        """Extend a live claim's lease (a long delivery is not abandoned while it runs)."""
-        until = stamp(utcnow() + lease)
-        with self.engine.begin() as conn:
-            conn.execute(update(claims).where(and_(
-                claims.c.feed_id == feed_id, claims.c.slot_start == stamp(slot_start),
-                claims.c.status == "running", claims.c.owner == (owner or owner_name()))).values(lease_until=until))
+            taken = conn.execute(update(claims).where(and_(
+                key, claims.c.status == row.status, claims.c.tries == row.tries, claims.c.owner == row.owner,
+            )).values(status="running", lease_until=until, owner=owner, worker=worker, run_id=None,
+                      tries=claims.c.tries + 1))
+        return Taken(row.tries + 1, previous) if taken.rowcount == 1 else None
 
     def attach_run(self, feed_id: int, slot_start: datetime, run_id: int) -> None:
         with self.engine.begin() as conn:
@@ -72,11 +111,18 @@ class Claims:
                          .values(run_id=run_id))
 
     def settle(self, feed_id: int, slot_start: datetime, status: str) -> None:
-        """Mark a claim delivered, failed or held when its run ends."""
+        """Mark a claim delivered, failed or held when its run ends (inserting it for a slot nobody claimed)."""
+        slot = stamp(slot_start)
         with self.engine.begin() as conn:
-            conn.execute(update(claims).where(and_(claims.c.feed_id == feed_id,
-                                                   claims.c.slot_start == stamp(slot_start)))
-                         .values(status=status))
+            done = conn.execute(update(claims).where(and_(claims.c.feed_id == feed_id, claims.c.slot_start == slot))
+                                .values(status=status))
+        if done.rowcount == 0:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(claims).values(feed_id=feed_id, slot_start=slot, status=status,
+                                                       lease_until=slot, owner=owner_name(), tries=1))
+            except IntegrityError:
+                self.settle(feed_id, slot_start, status)
 
     def status(self, feed_id: int, slot_start: datetime) -> str | None:
         with self.engine.connect() as conn:
@@ -88,34 +134,24 @@ class Claims:
             return conn.execute(select(claims.c.tries).where(and_(
                 claims.c.feed_id == feed_id, claims.c.slot_start == stamp(slot_start)))).scalar() or 0
 
-    # --- claims whose process stopped -------------------------------------------------------
+    def statuses(self, slot_starts: dict[int, datetime]) -> dict[int, tuple[str, int]]:
+        """(status, tries) of each feed's claim on its slot, for the feeds that have one: one query."""
+        if not slot_starts:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(claims.c.feed_id, claims.c.slot_start, claims.c.status, claims.c.tries)
+                                .where(claims.c.feed_id.in_(list(slot_starts)))).all()
+        wanted = {feed_id: stamp(slot) for feed_id, slot in slot_starts.items()}
+        return {feed_id: (status, tries) for feed_id, slot, status, tries in rows if wanted.get(feed_id) == slot}
 
-    def release_dead(self, now: datetime | None = None) -> int:
-        """Claims of this host whose process is gone (a crash, a SIGKILL): expired now, their runs failed.
+    # --- runs whose holder stopped -------------------------------------------------------------
 
-        Claims of other hosts wait for their lease.
-        """
+    def abandon_expired(self, now: datetime | None = None, dead: Liveness = this_host) -> int:
+        """Runs whose claim's holder is gone (lease ended, or known dead) end failed: they cannot finish."""
         now = now or utcnow()
         with self.engine.connect() as conn:
-            rows = conn.execute(select(claims.c.feed_id, claims.c.slot_start, claims.c.owner)
-                                .where(claims.c.status == "running")).all()
-        dead = [(feed_id, slot) for feed_id, slot, owner in rows if dead_owner(owner)]
-        past = stamp(now - timedelta(seconds=1))
-        for feed_id, slot in dead:
-            with self.engine.begin() as conn:
-                conn.execute(update(claims).where(and_(claims.c.feed_id == feed_id, claims.c.slot_start == slot,
-                                                       claims.c.status == "running")).values(lease_until=past))
-        if dead:
-            self.abandon_expired(now)
-        return len(dead)
-
-    def abandon_expired(self, now: datetime | None = None) -> int:
-        """Runs whose claim lease ran out while ``running`` end failed (their process crashed)."""
-        now = now or utcnow()
-        with self.engine.connect() as conn:
-            expired = conn.execute(select(claims.c.run_id).where(and_(
-                claims.c.status == "running", claims.c.lease_until < stamp(now),
-                claims.c.run_id.is_not(None)))).scalars().all()
-        self._runs.fail(list(expired), "abandoned: the process running it stopped before it finished (lease expired)",
-                        now)
+            rows = conn.execute(select(claims.c.run_id, claims.c.owner, claims.c.worker, claims.c.lease_until)
+                                .where(and_(claims.c.status == "running", claims.c.run_id.is_not(None)))).all()
+        expired = [run_id for run_id, owner, worker, until in rows if until < stamp(now) or dead(owner, worker)]
+        self._runs.fail(expired, "abandoned: the process running it stopped before it finished", now)
         return len(expired)

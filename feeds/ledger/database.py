@@ -89,6 +89,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
+#: columns added since the first schema version: (table, column, SQL type)
+_ADDED_COLUMNS = (
+    ("runs", "changes", "TEXT"),
+    ("runs", "worker", "VARCHAR(255)"),
+    ("runs", "publishing", "VARCHAR(2048)"),
+    ("claims", "worker", "VARCHAR(64)"),
+)
+
+
 class Database:
     """The engine of the ledger, its tables created and brought to the current schema."""
 
@@ -130,9 +139,9 @@ class Database:
         # Another process may create the tables between the check and the create: try again.
         retry.LEDGER_SETUP.run(lambda: metadata.create_all(self.engine),
                                lambda exc: isinstance(exc, (OperationalError, ProgrammingError, IntegrityError)))
+        for table, column, kind in _ADDED_COLUMNS:  # a ledger of an older schema version
+            self._add_column(table, column, kind)
         with self.engine.begin() as conn:
-            if "changes" not in {c["name"] for c in inspect(conn).get_columns("runs")}:
-                conn.execute(text("ALTER TABLE runs ADD COLUMN changes TEXT"))  # a ledger of schema version 1
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
             if found is not None and int(found) < SCHEMA_VERSION:
                 conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
@@ -146,6 +155,21 @@ class Database:
                     f"the state database {self.shown()} has schema version {found}, newer than this feeds "
                     f"understands ({SCHEMA_VERSION}); upgrade feeds"
                 )
+
+    def _add_column(self, table: str, column: str, kind: str) -> None:
+        """Add a column a newer schema has, unless it is there (another process may add it at the same time)."""
+        def present() -> bool:
+            with self.engine.connect() as conn:
+                return column in {c["name"] for c in inspect(conn).get_columns(table)}
+
+        if present():
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+        except (OperationalError, ProgrammingError):
+            if not present():
+                raise
 
     def close(self) -> None:
         self.engine.dispose()

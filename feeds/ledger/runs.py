@@ -24,7 +24,7 @@ from .tables import attempts, runs
 #: the fields of a run as ``history --json`` prints them (SPEC §6), in that order
 FIELDS = ("run_id", "feed_id", "organisation", "feed_name", "slot_start", "trigger", "started_at", "ended_at",
           "status", "method", "rows", "bytes", "sha256", "filename", "destination", "attempts", "error",
-          "archive_path", "host", "changes")
+          "archive_path", "host", "worker", "changes")
 #: fields whose text may carry a secret: masked as they are written
 _MASKED = ("error", "destination")
 
@@ -52,14 +52,17 @@ class RunRow:
     error: str | None
     archive_path: str | None
     host: str | None
+    worker: str | None
     changes: dict[str, Any] | None
     owner: str | None = None
+    #: what the run was making visible (a temporary name on the server) when it last wrote its row
+    publishing: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> RunRow:
         values = {name: row[name] for name in FIELDS if name not in ("run_id", "changes")}
         return cls(run_id=row["id"], changes=json.loads(row["changes"]) if row["changes"] else None,
-                   owner=row["owner"], **values)
+                   owner=row["owner"], publishing=row["publishing"], **values)
 
     def to_json(self) -> dict[str, Any]:
         """The run as ``history --json`` prints it."""
@@ -81,13 +84,14 @@ class Runs:
 
     def start(self, feed_id: int, trigger: str, *, organisation: int | None = None, feed_name: str | None = None,
               method: str | None = None, slot_start: datetime | None = None,
-              started_at: datetime | None = None) -> int:
-        """A new ``running`` run; its id."""
+              started_at: datetime | None = None, worker: str | None = None) -> int:
+        """A new ``running`` run; its id. ``worker`` is the daemon that runs it ("host:pid"; this process's)."""
         with self.engine.begin() as conn:
             result = conn.execute(insert(runs).values(
                 feed_id=feed_id, organisation=organisation, feed_name=feed_name, method=method,
                 slot_start=stamp(slot_start), trigger=trigger, started_at=stamp(started_at or utcnow()),
                 status="running", attempts=0, host=socket.gethostname(), pid=os.getpid(), owner=owner_name(),
+                worker=worker or f"{socket.gethostname()}:{os.getpid()}",
             ))
             return int(result.inserted_primary_key[0])
 
@@ -143,6 +147,12 @@ class Runs:
             rows = conn.execute(select(runs).where(or_(runs.c.started_at >= since, runs.c.slot_start >= since))
                                 .order_by(runs.c.id)).mappings()
             return [RunRow.of(row) for row in rows]
+
+    def running_of(self, worker: str) -> list[RunRow]:
+        """The runs of a daemon (``worker``, "host:pid") still ``running``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).where(and_(runs.c.worker == worker, runs.c.status == "running")))
+            return [RunRow.of(row) for row in rows.mappings()]
 
     def attempts_of(self, run_id: int) -> list[AttemptRow]:
         with self.engine.connect() as conn:

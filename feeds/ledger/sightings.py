@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import insert, select
@@ -27,3 +28,19 @@ class Sightings:
             return now
         except IntegrityError:
             return self.first_seen(feed_id, now)
+
+    def first_seen_all(self, feed_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
+        """``first_seen`` of many feeds in two queries: those never seen are remembered as seen ``now``."""
+        wanted = set(feed_ids)
+        with self.engine.connect() as conn:
+            found = {fid: parse_stamp(when) for fid, when in conn.execute(
+                select(feeds_seen.c.feed_id, feeds_seen.c.first_seen).where(feeds_seen.c.feed_id.in_(wanted)))}
+        new = wanted - set(found)
+        if new:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(feeds_seen), [{"feed_id": fid, "first_seen": stamp(now)} for fid in new])
+            except IntegrityError:  # another daemon saw some at the same time: read them one by one
+                return {fid: self.first_seen(fid, now) for fid in wanted}
+            found.update({fid: now for fid in new})
+        return found  # type: ignore[return-value]

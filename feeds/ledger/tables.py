@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text
 
-#: 2: runs.changes, snapshots, alert streaks, shared names
-SCHEMA_VERSION = 2
+#: 2: runs.changes, snapshots, alert streaks, shared names; 3: runs.worker and runs.publishing, claims.worker
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -39,6 +39,8 @@ runs = Table(
     Column("pid", Integer),
     Column("owner", String(255)),
     Column("changes", Text),  # the change summary (SPEC §12), JSON
+    Column("worker", String(255)),  # the daemon that ran it: "host:pid" (SPEC §14)
+    Column("publishing", String(2048)),  # what was being made visible when the run stopped (a temporary name)
 )
 
 attempts = Table(
@@ -79,6 +81,7 @@ claims = Table(
     Column("lease_until", String(32), nullable=False),
     Column("owner", String(255)),
     Column("tries", Integer, nullable=False, default=1),
+    Column("worker", String(64)),  # the task engine's id of the worker that holds it, in a fleet
 )
 
 feeds_seen = Table(
@@ -113,4 +116,12 @@ host_keys = Table(
     Column("key_base64", Text, nullable=False),
     Column("fingerprint", String(128), nullable=False),
     Column("first_seen", String(32), nullable=False),
+)
+
+#: the feed list of the last wake, secrets masked (every daemon's status page shows it)
+feed_list = Table(
+    "feed_list", metadata,
+    Column("feed_id", Integer, primary_key=True),
+    Column("raw", Text, nullable=False),
+    Column("seen_at", String(32), nullable=False),
 )

@@ -183,6 +183,7 @@ def send(job: Job, server: ServerFolder, where: str, context: Context, section: 
         except Exception as exc:
             raise _error(exc, f"uploading to {where}") from None
         before_publishing(size, job, where, context)
+        context.publish(temporary)
         try:
             try:
                 ftp.rename(temporary, job.filename)
@@ -217,6 +218,29 @@ def cleanup(server: ServerFolder, context: Context, section: FtpsSettings) -> No
         _remove_leftovers(ftp, context)
     except Exception:
         pass
+    finally:
+        _close(ftp)
+
+
+def landed(server: ServerFolder, context: Context, section: FtpsSettings, temporary: str | None) -> bool:
+    """Whether the upload interrupted before or during the rename of ``temporary`` made its file visible."""
+    if not temporary:
+        return False
+    ftp = _connect(server, context, section)
+    try:
+        _enter_folder(ftp, server)
+        ftp.voidcmd("TYPE I")  # SIZE is refused in ASCII mode by some servers
+        try:
+            ftp.size(temporary)
+        except ftplib.error_perm as exc:
+            if str(exc).startswith("550"):
+                return True  # the temporary file is gone: the rename made it the final file
+            raise _error(exc, f"looking for {temporary!r} on {server.host}") from None
+        return False
+    except DeliveryError:
+        raise
+    except Exception as exc:
+        raise _error(exc, f"looking for {temporary!r} on {server.host}") from None
     finally:
         _close(ftp)
 

@@ -133,6 +133,23 @@ def cleanup(server: ServerFolder, context: Context, section: SftpSettings) -> No
         pass
 
 
+def landed(server: ServerFolder, context: Context, section: SftpSettings, temporary: str | None) -> bool:
+    """Whether the upload interrupted before or during the rename of ``temporary`` made its file visible."""
+    if not temporary:
+        return False
+
+    def gone(sftp: paramiko.SFTPClient) -> bool:
+        try:
+            sftp.stat(temporary)
+        except FileNotFoundError:
+            return True  # the temporary file is gone: the rename made it the final file
+        except Exception as exc:
+            raise _error(exc, f"looking for {temporary!r} on {server.host}") from None
+        return False
+
+    return bool(_session(server, context, section, gone))
+
+
 def probe(server: ServerFolder, context: Context, section: SftpSettings) -> str:
     """Connect, check the host key, log in, write a hidden probe file, rename it, delete it; send no feed."""
     return _session(server, context, section, lambda sftp: _probe(sftp, server))
@@ -220,6 +237,7 @@ def _upload(sftp: paramiko.SFTPClient, job: Job, server: ServerFolder, context: 
         except Exception as exc:
             raise _error(exc, f"uploading to {where}") from None
         before_publishing(size, job, where, context)
+        context.publish(temporary)
         try:
             _rename_over(sftp, temporary, final)
         except Exception as exc:
