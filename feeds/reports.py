@@ -35,6 +35,12 @@ class Report:
         return self.notes + [p for c in self.checks for p in c.warnings]
 
     @property
+    def feeds(self) -> int:
+        """The feeds checked: a document's own problems (an empty list) and entries that are not objects are
+        not feeds."""
+        return sum(check.is_feed for check in self.checks)
+
+    @property
     def valid(self) -> bool:
         return self.unreadable is None and not self.errors
 
@@ -49,10 +55,11 @@ class Report:
         if self.unreadable:
             return f"{self.source}: cannot be validated: it {self.unreadable}"
         errors, warnings = self.errors, self.warnings
-        feeds = len(self.checks)
+        feeds = self.feeds
         what = f"{feeds} feed{'s' if feeds != 1 else ''}"
         if errors:
-            head = f"{self.source}: invalid ({len(errors)} error{'s' if len(errors) != 1 else ''} in {what})"
+            counted = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+            head = f"{self.source}: invalid ({counted} in {what})" if feeds else f"{self.source}: invalid ({counted}, no feed)"
         else:
             head = f"{self.source}: valid ({what})"
         if warnings:
@@ -71,7 +78,7 @@ class Report:
             "file": self.source,
             "valid": self.valid,
             "unreadable": self.unreadable,
-            "feeds": len(self.checks),
+            "feeds": self.feeds,
             "errors": [{"path": p.path, "message": p.message} for p in shown_errors],
             "warnings": [{"path": p.path, "message": p.message} for p in shown_warnings],
             "not_listed": more,

@@ -74,6 +74,31 @@ def test_validate_unreadable_input_exits_2(tmp_path, content, expected):
     assert expected in result.output
 
 
+@pytest.mark.parametrize("content, expected", [
+    (b"", "t.json: cannot be validated: it is empty; give one feed configuration object, or a list of them, in JSON"),
+    (b" \n\t", "t.json: cannot be validated: it holds only white space; give one feed configuration object"),
+])
+def test_validate_an_empty_file_says_it_is_empty(tmp_path, content, expected):
+    path = tmp_path / "t.json"
+    path.write_bytes(content)
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2
+    assert result.output.startswith(str(tmp_path / expected)) and "Expecting value" not in result.output
+
+
+def test_validate_an_empty_list_counts_no_feed(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text("[]")
+    result = invoke("validate", str(path))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{path}: invalid (1 error, no feed)",
+        "  error: is an empty list, so it holds no feed; give one feed configuration object, or a list of at least one",
+    ]
+    (report,) = json.loads(invoke("validate", "--json", str(path)).output)
+    assert report["feeds"] == 0 and not report["valid"]
+
+
 def test_validate_missing_file_exits_2(tmp_path):
     result = invoke("validate", str(tmp_path / "none.json"))
     assert result.exit_code == 2 and "does not exist" in result.output
