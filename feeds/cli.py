@@ -267,7 +267,7 @@ def history(app: App, feed_id: int | None, limit: int, as_json: bool) -> None:
     if as_json:
         _print_json(runs)
     else:
-        history_table(runs)
+        history_table(runs, feed_id)
 
 
 @cli.command()

@@ -112,11 +112,28 @@ def check_paths(paths: list[str]) -> list[Report]:
 
 
 def check_remote(hubs: Hubs, feed_id: int | None) -> list[Report]:
-    """The configurations stored on Hub, as every credential set sees them (each feed once)."""
+    """The configurations stored on Hub, as every credential set sees them (each feed once).
+
+    A feed whose organisation has no credentials in the settings is an error of that feed: every run of
+    it fails before its catalogue is read (SPEC §10).
+    """
     raws = [hubs.get_feed(feed_id)] if feed_id is not None else hubs.list_feeds()
     sources = [f"feed {raw.get('id')} ({raw.get('name')})" for raw in raws]
     results = check_documents(list(zip(sources, raws)))
+    for checks in results:
+        for check in checks:
+            if check.feed is not None:
+                _needs_credentials(hubs, check)
     return [Report(source, checks) for source, checks in zip(sources, results)]
+
+
+def _needs_credentials(hubs: Hubs, check: FeedCheck) -> None:
+    """An error on ``check`` when its feed's organisation has no credentials to read its catalogue with."""
+    try:
+        hubs.for_organisation(check.feed.organisation)  # type: ignore[union-attr]
+    except ConfigError as exc:
+        check.errors.append(Problem("organisation", str(exc)))
+        check.feed = None
 
 
 def uploadable(path: str) -> list[FeedConfig]:

@@ -74,7 +74,11 @@ def feed_details(feed: dict[str, Any]) -> None:
     _console().print(table)
 
 
-def history_table(runs: list[dict[str, Any]]) -> None:
+def history_table(runs: list[dict[str, Any]], feed_id: int | None = None) -> None:
+    """The runs as a table; with none, one sentence (``feed_id``: the feed asked for), not an empty table."""
+    if not runs:
+        _console().print(no_runs(feed_id))
+        return
     table = _table("run", "feed", "slot (UTC)", "trigger", "started", "status", "rows", "bytes", "attempts", "destination / error")
     for run in runs:
         detail = run.get("error") if run.get("status") in ("failed", "held") else run.get("destination")
@@ -93,10 +97,15 @@ def history_table(runs: list[dict[str, Any]]) -> None:
             _clean(run.get("attempts")),
             _clean(detail),
         )
-    console = _console()
-    console.print(table)
-    if not runs:
-        console.print("no runs recorded yet")
+    _console().print(table)
+
+
+def no_runs(feed_id: int | None) -> str:
+    """What ``feeds history`` says when the ledger has no run to show."""
+    if feed_id is None:
+        return "no runs recorded yet"
+    return (f"no runs of feed {feed_id} in the ledger; `feeds list` shows the feeds on Hub, `feeds history` "
+            "the runs of every feed")
 
 
 def status_table(statuses: list[dict[str, Any]]) -> None:

@@ -163,11 +163,24 @@ def test_show_masks_the_password():
     assert shown["delivery_password"] == "********"
 
 
-def test_show_missing_feed_is_one_sentence():
-    result = invoke("--config", SANDBOX_TOML, "show", "99")
+UNKNOWN_FEED = "error: no feed 999 on Hub for these credentials; `feeds list` shows the feeds"
+
+
+@pytest.mark.parametrize("command", [["show", "999"], ["run", "--id", "999"], ["run", "--id", "999", "--dry-run"],
+                                     ["validate", "--remote", "--id", "999"], ["show", "999", "--json"]])
+def test_an_unknown_feed_is_one_sentence(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the sandbox settings keep their ledger in ./state
+    result = invoke("--config", SANDBOX_TOML, *command)
     assert result.exit_code == 1
-    assert error_line(result.output).startswith("error: Hub answered 404 Not Found to GET /feeds/99")
-    assert "Traceback" not in result.output
+    assert [line for line in result.output.splitlines() if line.strip()] == [UNKNOWN_FEED]
+
+
+def test_history_of_a_feed_without_runs_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("--config", SANDBOX_TOML, "history", "--id", "999")
+    assert result.exit_code == 0
+    assert result.output == ("no runs of feed 999 in the ledger; `feeds list` shows the feeds on Hub, `feeds history` "
+                             "the runs of every feed\n")
 
 
 def test_upload_creates_and_updates(http_settings, sandbox, tmp_path):

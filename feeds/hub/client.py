@@ -57,24 +57,56 @@ class Page:
     total_pages: int | None
 
 
-def mask_body(text: str, secret_keys: frozenset[str] = OAUTH_SECRET_KEYS, limit: int = 500) -> str:
-    """Hub's answer body for a message: the values of ``secret_keys`` masked, cut to ``limit``."""
+#: the fields of a JSON answer in which Hub says what is wrong, in the order they are read
+_SAYING_KEYS = ("message", "errors", "error_description", "error", "detail")
 
-    def scrub(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: (redact.MASK if k in secret_keys and v else scrub(v)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [scrub(v) for v in value]
-        return value
 
+def hub_says(text: str, secret_keys: frozenset[str] = OAUTH_SECRET_KEYS, limit: int = 300) -> str:
+    """What Hub's answer body says, for a message: the text of its ``message`` and ``errors`` (never the JSON
+    itself), a plain-text body as it is, or nothing; secrets masked, cut to ``limit`` characters.
+
+    ``errors`` may be a list of sentences or an object of field -> sentences; a value under one of
+    ``secret_keys`` is masked by structure, and registered secrets everywhere.
+    """
     try:
-        text = json.dumps(scrub(json.loads(text)), ensure_ascii=False)
+        data = json.loads(text)
     except (ValueError, RecursionError):
-        pass
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return redact.redact(text)
+        data = None
+        said = "" if text.lstrip().startswith("<") else text  # an HTML error page says nothing to a person
+    else:
+        said = _saying(data, secret_keys) if isinstance(data, dict) else ""
+    said = " ".join(said.split())
+    if len(said) > limit:
+        said = said[:limit] + "…"
+    return redact.redact(said)
+
+
+def _saying(data: dict[str, Any], secret_keys: frozenset[str]) -> str:
+    """The sentences of a JSON answer's saying fields, joined with "; "."""
+    parts: list[str] = []
+
+    def collect(value: Any, field: str = "") -> None:
+        if field in secret_keys:
+            parts.append(f"{field}: {redact.MASK}")
+        elif isinstance(value, str) and value.strip():
+            parts.append(f"{field}: {value}" if field else value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{field}: {value}" if field else str(value))
+        elif isinstance(value, list):
+            for item in value[:20]:
+                collect(item, field)
+        elif isinstance(value, dict):
+            for key, item in list(value.items())[:20]:
+                collect(item, f"{field}.{key}" if field else str(key))
+
+    for key in _SAYING_KEYS:
+        if key in data and not (key == "error" and "error_description" in data):
+            collect(data[key])
+    return "; ".join(dict.fromkeys(parts))
+
+
+def _with_saying(what: str, said: str) -> str:
+    return f"{what}: {said}" if said else what
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:
@@ -318,8 +350,8 @@ class HubClient:
             token = self._bearer()
             response = self._raw(method, url, path, params=params, json_body=json_body, token=token)
             if response.status_code == 401:
-                body = mask_body(response.text, self.secret_keys)
-                raise HubError(f"Hub refused a fresh access token for {method} {path} (401): {body}", 401)
+                raise HubError(_with_saying(f"Hub refused a fresh access token for {method} {path} (401)",
+                                            hub_says(response.text, self.secret_keys)), 401)
         self._check(method, path, response)
         return response
 
@@ -344,7 +376,7 @@ class HubClient:
         what = f"Hub answered {status} {response.reason_phrase} to {method} {path}"
         if status in TRANSIENT_STATUS:
             raise TransientHubError(what, status, parse_retry_after(response.headers.get("Retry-After")))
-        raise HubError(f"{what}: {mask_body(response.text, self.secret_keys)}", status)
+        raise HubError(_with_saying(what, hub_says(response.text, self.secret_keys)), status)
 
     # --- the token -----------------------------------------------------------
 
@@ -385,10 +417,8 @@ class HubClient:
                 response.status_code,
             )
         if response.status_code >= 400:
-            raise HubError(
-                f"Hub's token endpoint answered {response.status_code}: {mask_body(response.text, self.secret_keys)}",
-                response.status_code,
-            )
+            raise HubError(_with_saying(f"Hub's token endpoint answered {response.status_code}",
+                                        hub_says(response.text, self.secret_keys)), response.status_code)
         try:
             data = response.json()
             token = data["access_token"]
