@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from .redact import RedactingFilter
@@ -50,3 +52,36 @@ def configure(verbose: int = 0, fmt: str = "text", stream=None) -> None:
     # Third-party chatter only with -vv; never their request lines by default.
     for noisy in ("httpx", "httpcore", "paramiko", "apscheduler", "mail.log", "pyftpdlib"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+class _HeldBack(logging.Filter):
+    """Holds back every record of one logger, masked as it would have been written when it came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self._mask = RedactingFilter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self._mask.filter(record)  # now, in the secrets scope of the run that logs it
+        record.msg, record.args = record.getMessage(), None
+        self.records.append(record)
+        return False
+
+
+@contextmanager
+def said_once(logger_name: str) -> Iterator[Callable[[str], None]]:
+    """Each message once on stderr: a command that prints its own line (a run's summary) calls ``say`` with
+    it, and the records of ``logger_name`` that say the same are dropped. The logger's records are held
+    back until the block ends, then written in order."""
+    logger = logging.getLogger(logger_name)
+    held = _HeldBack()
+    said: set[str] = set()
+    logger.addFilter(held)
+    try:
+        yield said.add
+    finally:
+        logger.removeFilter(held)
+        for record in held.records:
+            if record.msg not in said:
+                logger.handle(record)
