@@ -136,7 +136,7 @@ def test_a_refused_feed_says_hubs_errors_not_its_json(client):
     ('{"message": "' + "x" * 1000 + '"}', "x" * 300 + "…"),
 ])
 def test_what_hub_says_is_its_text_never_its_json(body, said):
-    from feeds.hub.client import OAUTH_SECRET_KEYS, hub_says
+    from feeds.hub.answers import OAUTH_SECRET_KEYS, hub_says
 
     assert hub_says(body, OAUTH_SECRET_KEYS | {"delivery_password"}) == said
 

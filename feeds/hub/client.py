@@ -26,6 +26,7 @@ import httpx
 
 from .. import __version__, redact, retry
 from ..errors import HubError
+from .answers import OAUTH_SECRET_KEYS, hub_says, with_saying
 from .pacing import Throttle, parse_retry_after
 from .settings import TOKEN_PATH, HubSettings
 
@@ -36,9 +37,6 @@ TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 #: a POST is only repeated when Hub surely did not act on it
 POST_RETRY_STATUS = {429, 503}
 MAX_PAGES = 100_000
-#: the keys of Hub's own answers that hold secrets; the feed configuration's secret fields are added by
-#: whoever builds the client (``secret_keys``), from the feed model
-OAUTH_SECRET_KEYS = frozenset({"client_secret", "access_token"})
 
 
 class TransientHubError(HubError):
@@ -55,58 +53,6 @@ class Page:
     items: list[Any]
     total_count: int | None
     total_pages: int | None
-
-
-#: the fields of a JSON answer in which Hub says what is wrong, in the order they are read
-_SAYING_KEYS = ("message", "errors", "error_description", "error", "detail")
-
-
-def hub_says(text: str, secret_keys: frozenset[str] = OAUTH_SECRET_KEYS, limit: int = 300) -> str:
-    """What Hub's answer body says, for a message: the text of its ``message`` and ``errors`` (never the JSON
-    itself), a plain-text body as it is, or nothing; secrets masked, cut to ``limit`` characters.
-
-    ``errors`` may be a list of sentences or an object of field -> sentences; a value under one of
-    ``secret_keys`` is masked by structure, and registered secrets everywhere.
-    """
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        data = None
-        said = "" if text.lstrip().startswith("<") else text  # an HTML error page says nothing to a person
-    else:
-        said = _saying(data, secret_keys) if isinstance(data, dict) else ""
-    said = " ".join(said.split())
-    if len(said) > limit:
-        said = said[:limit] + "…"
-    return redact.redact(said)
-
-
-def _saying(data: dict[str, Any], secret_keys: frozenset[str]) -> str:
-    """The sentences of a JSON answer's saying fields, joined with "; "."""
-    parts: list[str] = []
-
-    def collect(value: Any, field: str = "") -> None:
-        if field in secret_keys:
-            parts.append(f"{field}: {redact.MASK}")
-        elif isinstance(value, str) and value.strip():
-            parts.append(f"{field}: {value}" if field else value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            parts.append(f"{field}: {value}" if field else str(value))
-        elif isinstance(value, list):
-            for item in value[:20]:
-                collect(item, field)
-        elif isinstance(value, dict):
-            for key, item in list(value.items())[:20]:
-                collect(item, f"{field}.{key}" if field else str(key))
-
-    for key in _SAYING_KEYS:
-        if key in data and not (key == "error" and "error_description" in data):
-            collect(data[key])
-    return "; ".join(dict.fromkeys(parts))
-
-
-def _with_saying(what: str, said: str) -> str:
-    return f"{what}: {said}" if said else what
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:
@@ -350,7 +296,7 @@ class HubClient:
             token = self._bearer()
             response = self._raw(method, url, path, params=params, json_body=json_body, token=token)
             if response.status_code == 401:
-                raise HubError(_with_saying(f"Hub refused a fresh access token for {method} {path} (401)",
+                raise HubError(with_saying(f"Hub refused a fresh access token for {method} {path} (401)",
                                             hub_says(response.text, self.secret_keys)), 401)
         self._check(method, path, response)
         return response
@@ -376,7 +322,7 @@ class HubClient:
         what = f"Hub answered {status} {response.reason_phrase} to {method} {path}"
         if status in TRANSIENT_STATUS:
             raise TransientHubError(what, status, parse_retry_after(response.headers.get("Retry-After")))
-        raise HubError(_with_saying(what, hub_says(response.text, self.secret_keys)), status)
+        raise HubError(with_saying(what, hub_says(response.text, self.secret_keys)), status)
 
     # --- the token -----------------------------------------------------------
 
@@ -417,7 +363,7 @@ class HubClient:
                 response.status_code,
             )
         if response.status_code >= 400:
-            raise HubError(_with_saying(f"Hub's token endpoint answered {response.status_code}",
+            raise HubError(with_saying(f"Hub's token endpoint answered {response.status_code}",
                                         hub_says(response.text, self.secret_keys)), response.status_code)
         try:
             data = response.json()
