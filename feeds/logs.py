@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
@@ -69,19 +69,35 @@ class _HeldBack(logging.Filter):
         return False
 
 
+class SaidOnce:
+    """Which of a command's own line and the log record saying the same reaches stderr: one of them."""
+
+    def __init__(self, held: _HeldBack, as_text: bool):
+        self._held, self._as_text = held, as_text
+        self.dropped: set[str] = set()
+
+    def say(self, line: str) -> bool:
+        """Whether the command should print ``line`` itself. With text logs it does, and the record saying
+        the same is dropped; with JSON logs the record (for machines) is the line, when there is one."""
+        if self._as_text:
+            self.dropped.add(line)
+            return True
+        return not any(record.msg == line for record in self._held.records)
+
+
 @contextmanager
-def said_once(logger_name: str) -> Iterator[Callable[[str], None]]:
-    """Each message once on stderr: a command that prints its own line (a run's summary) calls ``say`` with
-    it, and the records of ``logger_name`` that say the same are dropped. The logger's records are held
-    back until the block ends, then written in order."""
+def said_once(logger_name: str, fmt: str = "text") -> Iterator[SaidOnce]:
+    """Each message once on stderr: a command that prints its own line (a run's summary) asks ``say``
+    whether to, and a record of ``logger_name`` saying the same is dropped, or is the line. The logger's
+    records are held back until the block ends, then written in order."""
     logger = logging.getLogger(logger_name)
     held = _HeldBack()
-    said: set[str] = set()
+    once = SaidOnce(held, as_text=fmt != "json")
     logger.addFilter(held)
     try:
-        yield said.add
+        yield once
     finally:
         logger.removeFilter(held)
         for record in held.records:
-            if record.msg not in said:
+            if record.msg not in once.dropped:
                 logger.handle(record)

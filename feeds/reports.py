@@ -59,7 +59,8 @@ class Report:
         what = f"{feeds} feed{'s' if feeds != 1 else ''}"
         if errors:
             counted = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
-            head = f"{self.source}: invalid ({counted} in {what})" if feeds else f"{self.source}: invalid ({counted}, no feed)"
+            head = f"{self.source}: invalid ({counted} in {what})" if feeds else \
+                f"{self.source}: invalid ({counted}, no feed)"
         else:
             head = f"{self.source}: valid ({what})"
         if warnings:

@@ -191,6 +191,15 @@ def test_a_feed_of_an_organisation_without_credentials_fails_the_check(tmp_path)
             conf = settings_file(tmp_path, hub.base_url)
             result = invoke("--config", conf, "check")
             single = invoke("--config", conf, "check", "--id", "2", "--json")
+            remote = invoke("--config", conf, "validate", "--remote")
+    assert remote.exit_code == 1
+    assert remote.output.splitlines()[:3] == [
+        "feed 1 (ours): valid (1 feed)",
+        "feed 2 (theirs): invalid (1 error in 1 feed)",
+        "  error: organisation: organisation 3 has no credentials in the settings, and a feed is only rendered from "
+        "its own organisation's catalogue; add an [organisations.3] table with its client_id and client_secret (the "
+        "secret better as FEEDS_ORGANISATIONS_3_CLIENT_SECRET)",
+    ]
     lines = verdicts(result.output)
     assert result.exit_code == 1 and lines[1].startswith("ok     feed 1 (ours)")
     assert lines[2].startswith("FAILED feed 2 (theirs) -> ftp://feeder@127.0.0.1") and "no credentials: organisation 3 " in lines[2]

@@ -128,6 +128,7 @@ def test_a_refused_feed_says_hubs_errors_not_its_json(client):
     ('{"message": "feed 9 not found"}', "feed 9 not found"),
     ('{"message": "invalid", "errors": {"name": ["is empty"], "timeslot": "45"}}', "invalid; name: is empty; timeslot: 45"),
     ('{"errors": [{"delivery_password": "hunter2 is too short"}]}', "delivery_password: ********"),
+    ('{"errors": {"feeds": [{"delivery_password": "hunter2"}]}}', "feeds.delivery_password: ********"),
     ('{"error": "invalid_client", "error_description": "Client authentication failed"}', "Client authentication failed"),
     ('{"id": 3, "secret": "x"}', ""),
     ("[1, 2]", ""),

@@ -128,14 +128,16 @@ def test_a_failed_or_held_run_says_its_summary_once(tmp_path):
     with RunningSandbox(sandbox) as hub:
         conf = str(http_settings(tmp_path, hub, f'[delivery]\noutbox = "{tmp_path}/outbox"\n'))
 
-        def run(feed_id: int) -> subprocess.CompletedProcess:
-            return subprocess.run([str(BIN / "feeds"), "--config", conf, "run", "--id", str(feed_id)],
+        def run(feed_id: int, *options: str) -> subprocess.CompletedProcess:
+            return subprocess.run([str(BIN / "feeds"), *options, "--config", conf, "run", "--id", str(feed_id)],
                                   capture_output=True, text=True, cwd=tmp_path, timeout=60)
 
         failed = run(4)  # organisation 2 has no credentials in these settings
         assert failed.returncode == 1
         (line,) = failed.stderr.splitlines()
         assert line.startswith("feed 4 (Reseller stock by email): failed after ") and "[organisations.2]" in line
+        (record,) = [json.loads(line) for line in run(4, "--log-format", "json").stderr.splitlines()]
+        assert record["level"] == "error" and record["message"].startswith("feed 4 (Reseller stock by email): failed")
         assert run(1).returncode == 0
         sandbox.catalogue = Catalogue(count=20)  # most products gone: the guard holds the file
         held = run(1)

@@ -175,7 +175,8 @@ def explain(error: dict[str, Any], raw: dict[str, Any], misspelt: Mapping[str, s
     elif kind == "literal_error":
         expected = re.findall(r"'([^']*)'", ctx.get("expected", ""))
         if path.startswith("columns") and isinstance(value, str) and value.lower() == "sku":
-            message = f"{shown} is not listed: every file starts with the SKU; list the columns after it, from " + ", ".join(COLUMNS)
+            message = (f"{shown} is not listed: every file starts with the SKU; list the columns after it, from "
+                       + ", ".join(COLUMNS))
         elif path.startswith("columns"):
             message = f"{shown} is not a column; use one of " + ", ".join(COLUMNS) + suggestion(field, value, COLUMNS)
         else:

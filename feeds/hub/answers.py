@@ -44,7 +44,7 @@ def _saying(data: dict[str, Any], secret_keys: frozenset[str]) -> str:
     parts: list[str] = []
 
     def collect(value: Any, field: str = "") -> None:
-        if field in secret_keys:
+        if field.rpartition(".")[2] in secret_keys:
             parts.append(f"{field}: {redact.MASK}")
         elif isinstance(value, str) and value.strip():
             parts.append(f"{field}: {value}" if field else value)
@@ -64,4 +64,5 @@ def _saying(data: dict[str, Any], secret_keys: frozenset[str]) -> str:
 
 
 def with_saying(what: str, said: str) -> str:
+    """``what`` happened, and what Hub said about it when it said something."""
     return f"{what}: {said}" if said else what
