@@ -230,6 +230,7 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, 
     if output and not dry_run:
         raise click.UsageError("--output goes with --dry-run")
     with ExitStack() as stack:
+        once = stack.enter_context(logs.said_once("feeds.run", app.log_format))  # the summary or its log line
         hub = stack.enter_context(app.hubs())
         hub.identify()  # credentials filed under the wrong organisation are a settings error (exit 2)
         show_progress = stack.enter_context(progress())
@@ -248,7 +249,9 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, 
                 on_page=show_progress, guard=not no_guard,
             )
             wiring.alerts(app.settings).after_run(ledger, result)
-    _err(result.summary())
+        print_summary = once.say(result.summary())
+    if print_summary:
+        _err(result.summary())
     if result.status != "delivered" and not dry_run:
         sys.exit(1)
 
@@ -267,7 +270,7 @@ def history(app: App, feed_id: int | None, limit: int, as_json: bool) -> None:
     if as_json:
         _print_json(runs)
     else:
-        history_table(runs)
+        history_table(runs, feed_id)
 
 
 @cli.command()
@@ -319,10 +322,12 @@ def release(app: App, run_id: int) -> None:
     """Deliver a held file exactly as it was held."""
     from . import runner, wiring
 
-    with app.hubs() as hubs, app.ledger() as ledger:
+    with logs.said_once("feeds.run", app.log_format) as once, app.hubs() as hubs, app.ledger() as ledger:
         result = runner.release(wiring.run_environment(app.settings), hubs, ledger, run_id)
         wiring.alerts(app.settings).after_run(ledger, result)
-    _err(result.summary())
+        print_summary = once.say(result.summary())
+    if print_summary:
+        _err(result.summary())
     if result.status != "delivered":
         sys.exit(1)
 

@@ -43,6 +43,11 @@ def parse(source: str, raw: bytes) -> Document:
         )
         return doc
 
+    if not text.strip():
+        doc.unreadable = ("is empty" if not text else "holds only white space") + (
+            "; give one feed configuration object, or a list of them, in JSON")
+        return doc
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
         for key, value in items:

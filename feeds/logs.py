@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from .redact import RedactingFilter
@@ -50,3 +52,52 @@ def configure(verbose: int = 0, fmt: str = "text", stream=None) -> None:
     # Third-party chatter only with -vv; never their request lines by default.
     for noisy in ("httpx", "httpcore", "paramiko", "apscheduler", "mail.log", "pyftpdlib"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+class _HeldBack(logging.Filter):
+    """Holds back every record of one logger, masked as it would have been written when it came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self._mask = RedactingFilter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self._mask.filter(record)  # now, in the secrets scope of the run that logs it
+        record.msg, record.args = record.getMessage(), None
+        self.records.append(record)
+        return False
+
+
+class SaidOnce:
+    """Which of a command's own line and the log record saying the same reaches stderr: one of them."""
+
+    def __init__(self, held: _HeldBack, as_text: bool):
+        self._held, self._as_text = held, as_text
+        self.dropped: set[str] = set()
+
+    def say(self, line: str) -> bool:
+        """Whether the command should print ``line`` itself. With text logs it does, and the record saying
+        the same is dropped; with JSON logs the record (for machines) is the line, when there is one."""
+        if self._as_text:
+            self.dropped.add(line)
+            return True
+        return not any(record.msg == line for record in self._held.records)
+
+
+@contextmanager
+def said_once(logger_name: str, fmt: str = "text") -> Iterator[SaidOnce]:
+    """Each message once on stderr: a command that prints its own line (a run's summary) asks ``say``
+    whether to, and a record of ``logger_name`` saying the same is dropped, or is the line. The logger's
+    records are held back until the block ends, then written in order."""
+    logger = logging.getLogger(logger_name)
+    held = _HeldBack()
+    once = SaidOnce(held, as_text=fmt != "json")
+    logger.addFilter(held)
+    try:
+        yield once
+    finally:
+        logger.removeFilter(held)
+        for record in held.records:
+            if record.msg not in once.dropped:
+                logger.handle(record)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,6 +102,23 @@ def run_scope() -> Iterator[Secrets]:
         yield scope
     finally:
         _current.reset(token)
+
+
+def mask_known(text: str, *secrets: object) -> str:
+    """``text`` with these secrets masked whatever their length: masking by structure, where it is known that
+    they are the secrets of what ``text`` speaks of (a feed's password in a server's answer to that feed's
+    login). One shorter than ``MIN_LENGTH`` is masked where it stands as a word of its own (not inside a
+    longer run of letters and digits), so that a password "pass" does not mangle "passive"."""
+    for secret in secrets:
+        if hasattr(secret, "get_secret_value"):
+            secret = secret.get_secret_value()
+        if not isinstance(secret, str) or not secret:
+            continue
+        if len(secret) >= MIN_LENGTH:
+            text = text.replace(secret, MASK)
+        else:
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
+    return text
 
 
 def register(*values: object) -> None:

@@ -35,6 +35,12 @@ class Report:
         return self.notes + [p for c in self.checks for p in c.warnings]
 
     @property
+    def feeds(self) -> int:
+        """The feeds checked: a document's own problems (an empty list) and entries that are not objects are
+        not feeds."""
+        return sum(check.is_feed for check in self.checks)
+
+    @property
     def valid(self) -> bool:
         return self.unreadable is None and not self.errors
 
@@ -49,10 +55,12 @@ class Report:
         if self.unreadable:
             return f"{self.source}: cannot be validated: it {self.unreadable}"
         errors, warnings = self.errors, self.warnings
-        feeds = len(self.checks)
+        feeds = self.feeds
         what = f"{feeds} feed{'s' if feeds != 1 else ''}"
         if errors:
-            head = f"{self.source}: invalid ({len(errors)} error{'s' if len(errors) != 1 else ''} in {what})"
+            counted = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+            head = f"{self.source}: invalid ({counted} in {what})" if feeds else \
+                f"{self.source}: invalid ({counted}, no feed)"
         else:
             head = f"{self.source}: valid ({what})"
         if warnings:
@@ -71,7 +79,7 @@ class Report:
             "file": self.source,
             "valid": self.valid,
             "unreadable": self.unreadable,
-            "feeds": len(self.checks),
+            "feeds": self.feeds,
             "errors": [{"path": p.path, "message": p.message} for p in shown_errors],
             "warnings": [{"path": p.path, "message": p.message} for p in shown_warnings],
             "not_listed": more,
@@ -105,11 +113,28 @@ def check_paths(paths: list[str]) -> list[Report]:
 
 
 def check_remote(hubs: Hubs, feed_id: int | None) -> list[Report]:
-    """The configurations stored on Hub, as every credential set sees them (each feed once)."""
+    """The configurations stored on Hub, as every credential set sees them (each feed once).
+
+    A feed whose organisation has no credentials in the settings is an error of that feed: every run of
+    it fails before its catalogue is read (SPEC §10).
+    """
     raws = [hubs.get_feed(feed_id)] if feed_id is not None else hubs.list_feeds()
     sources = [f"feed {raw.get('id')} ({raw.get('name')})" for raw in raws]
     results = check_documents(list(zip(sources, raws)))
+    for checks in results:
+        for check in checks:
+            if check.feed is not None:
+                _needs_credentials(hubs, check)
     return [Report(source, checks) for source, checks in zip(sources, results)]
+
+
+def _needs_credentials(hubs: Hubs, check: FeedCheck) -> None:
+    """An error on ``check`` when its feed's organisation has no credentials to read its catalogue with."""
+    try:
+        hubs.for_organisation(check.feed.organisation)  # type: ignore[union-attr]
+    except ConfigError as exc:
+        check.errors.append(Problem("organisation", str(exc)))
+        check.feed = None
 
 
 def uploadable(path: str) -> list[FeedConfig]:

@@ -74,13 +74,47 @@ def email_address(value: str | None) -> str | None:
     one_line(value, "the address")
     if "<" in value or ">" in value:
         raise fail("display_name", "has a display name or angle brackets; give the bare address, such as orders@example.com")
-    if "," in value or ";" in value or value.count("@") > 1:
-        raise fail("several", "holds more than one address; give exactly one, such as orders@example.com")
+    problem = _address_form(value)
+    if problem:
+        raise fail("email", problem)
+    return value
+
+
+_EXAMPLE_ADDRESS = "such as orders@example.com"
+
+
+def _address_form(value: str) -> str | None:
+    """What is wrong with the form of ``value`` as one address, and what would be right.
+
+    A list of addresses is told apart from one malformed address: ``bob@@x``
+    is one address with a typo, not two addresses.
+    """
+    words = [word for word in re.split(r"[,;\s]+", value) if word]
+    if sum("@" in word for word in words) > 1:
+        return f"holds more than one address; give exactly one, {_EXAMPLE_ADDRESS}"
+    separator = next((char for char in ",;" if char in value), None)
+    if separator:
+        return f"contains {separator!r}, which separates addresses; give one address alone, {_EXAMPLE_ADDRESS}"
+    if any(char.isspace() for char in value):
+        return f"contains a space; give the address without spaces, {_EXAMPLE_ADDRESS}"
+    at_signs = value.count("@")
+    if at_signs == 0:
+        return f"has no @; an address is a mailbox, @ and a domain, {_EXAMPLE_ADDRESS}"
+    if at_signs > 1:
+        return (f"has {at_signs} @ signs; an address has exactly one, between the mailbox and the domain, "
+                f"{_EXAMPLE_ADDRESS}")
+    mailbox, domain = value.split("@")
+    if not mailbox:
+        return f"has nothing before the @; give the mailbox too, {_EXAMPLE_ADDRESS}"
+    if not domain:
+        return f"has nothing after the @; give the domain too, {_EXAMPLE_ADDRESS}"
     try:
         email_validator.validate_email(value, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
-        raise fail("email", f"is not a valid email address ({exc}); give one address such as orders@example.com")
-    return value
+        sentences = [part.strip().rstrip(".") for part in str(exc).split(". ")]
+        reason = ": ".join(part[:1].lower() + part[1:] for part in sentences if part)
+        return f"is not a valid email address ({reason}); give one address {_EXAMPLE_ADDRESS}"
+    return None
 
 
 def host_name(value: str | None) -> str | None:

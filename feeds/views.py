@@ -44,15 +44,21 @@ def _clean(value: Any) -> Any:
     return Text(redact.redact("" if value is None else str(value)))
 
 
+def yes_no(value: bool) -> str:
+    """A yes-or-no value as every view prints it (``active``, ``show_headers``, ...)."""
+    return "yes" if value else "no"
+
+
 def feeds_table(feeds: list[dict[str, Any]]) -> None:
-    table = _table("id", "org", "name", "active", "slot (UTC)", "method", "destination", "last upload")
+    # Hub's own last_upload field, labelled as Hub's: what feeds delivered is the ledger's (`feeds status`)
+    table = _table("id", "org", "name", "active", "slot (UTC)", "method", "destination", "last_upload (Hub)")
     for raw in feeds:
         feed = HubFeed.read(raw)
         table.add_row(
             _clean(raw.get("id")),
             _clean(raw.get("organisation")),
             _clean(raw.get("name")),
-            "yes" if feed.active else "no",
+            yes_no(feed.active),
             _clean(timeslot_text(raw.get("timeslot"))),
             _clean(raw.get("delivery_method")),
             _clean(destination_of(feed)),
@@ -68,13 +74,23 @@ def feed_details(feed: dict[str, Any]) -> None:
     for key, value in feed.items():
         if key == "timeslot":
             value = f"{value} ({timeslot_text(value)} UTC)"
+        elif key == "active":
+            value = yes_no(HubFeed.read(feed).active)  # null means the default, as in `feeds list`
+        elif key == "last_upload":
+            key = "last_upload (Hub)"  # Hub's own field, not a run of feeds (those are in the ledger)
+        elif isinstance(value, bool):
+            value = yes_no(value)
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         table.add_row(_clean(key), _clean(value))
     _console().print(table)
 
 
-def history_table(runs: list[dict[str, Any]]) -> None:
+def history_table(runs: list[dict[str, Any]], feed_id: int | None = None) -> None:
+    """The runs as a table; with none, one sentence (``feed_id``: the feed asked for), not an empty table."""
+    if not runs:
+        _console().print(no_runs(feed_id))
+        return
     table = _table("run", "feed", "slot (UTC)", "trigger", "started", "status", "rows", "bytes", "attempts", "destination / error")
     for run in runs:
         detail = run.get("error") if run.get("status") in ("failed", "held") else run.get("destination")
@@ -93,10 +109,15 @@ def history_table(runs: list[dict[str, Any]]) -> None:
             _clean(run.get("attempts")),
             _clean(detail),
         )
-    console = _console()
-    console.print(table)
-    if not runs:
-        console.print("no runs recorded yet")
+    _console().print(table)
+
+
+def no_runs(feed_id: int | None) -> str:
+    """What ``feeds history`` says when the ledger has no run to show."""
+    if feed_id is None:
+        return "no runs recorded yet"
+    return (f"no runs of feed {feed_id} in the ledger; `feeds list` shows the feeds on Hub, `feeds history` "
+            "the runs of every feed")
 
 
 def status_table(statuses: list[dict[str, Any]]) -> None:
@@ -108,7 +129,7 @@ def status_table(statuses: list[dict[str, Any]]) -> None:
         detail = last.get("error") if last.get("status") in ("failed", "held") else (changes.short() if changes else "")
         table.add_row(
             _clean(feed["id"]), _clean(feed["organisation"]), _clean(feed["name"]), _clean(feed["method"]),
-            "yes" if feed["active"] else "no", _clean(timeslot_text(feed["timeslot"])),
+            yes_no(feed["active"]), _clean(timeslot_text(feed["timeslot"])),
             _clean((feed["next_due"] or "")[:16].replace("T", " ")), _clean(last.get("status") or "never run"),
             _clean((last.get("ended_at") or "")[:16].replace("T", " ")), _clean(last.get("rows")), _clean(detail),
         )

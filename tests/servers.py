@@ -179,12 +179,17 @@ class FtpServer:
     """pyftpdlib on 127.0.0.1 serving ``root``; FTPS with explicit TLS and PROT P required."""
 
     def __init__(self, root: Path, *, user: str = "feeder", password: str = "ftp-pass-123", tls: bool = False,
-                 certificates: Certificates | None = None, wrong_certificate: bool = False, perm: str = "elradfmwMT"):
+                 certificates: Certificates | None = None, wrong_certificate: bool = False, perm: str = "elradfmwMT",
+                 other_users: dict[str, str] | None = None, echo_refused_password: bool = False):
+        """``other_users`` (name -> password) share ``root``; ``echo_refused_password`` makes the server
+        repeat a refused password in its 530 reply, as careless servers do."""
         self.root = root
         self.user, self.password = user, password
         self.faults = FtpFaults()
         authorizer = DummyAuthorizer()
         authorizer.add_user(user, password, str(root), perm=perm)
+        for name, secret in (other_users or {}).items():
+            authorizer.add_user(name, secret, str(root), perm=perm)
         base_handler = TLS_FTPHandler if tls else FTPHandler
         base_dtp = TLS_DTPHandler if tls else DTPHandler
         faults = self.faults
@@ -193,12 +198,22 @@ class FtpServer:
         #: every name a file was stored or renamed under
         self.names: list[str] = []
         names = self.names
+        #: every login tried: (user, whether the password was right)
+        self.logins: list[tuple[str, bool]] = []
+        logins = self.logins
 
         class Handler(base_handler):  # type: ignore[valid-type, misc]
             def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
                 commands.append(cmd)
                 if cmd in ("STOR", "RNTO"):
                     names.append(arg)
+                if cmd == "PASS" and self.username:
+                    right = authorizer.has_user(self.username) and authorizer.user_table[self.username]["pwd"] == arg
+                    logins.append((self.username, right))
+                    if not right and echo_refused_password:
+                        self.respond(f"530 Login incorrect: user {self.username} password {arg}.")
+                        self.username = ""
+                        return
                 if cmd == "RNTO" and faults.refuse_rename_over and arg and (Path(self.fs.ftp2fs(arg))).exists():
                     self.respond("550 Cannot rename over an existing file.")
                     return

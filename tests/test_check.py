@@ -9,10 +9,11 @@ import pytest
 
 from feeds.cli import cli
 from feeds.hub.sandbox import RunningSandbox, Sandbox
+from feeds.hub.sandbox.api import Organisation
 
-from conftest import write_settings
+from conftest import two_organisations, write_settings
 from servers import Certificates, FtpServer, SftpServer, SmtpServer
-from test_cli import invoke
+from test_cli import error_line, invoke
 
 FEED = {"organisation": 1, "active": True, "timeslot": 150, "columns": ["name", "price"]}
 
@@ -139,3 +140,76 @@ def test_check_reports_refused_hub_credentials(tmp_path):
 
 def test_check_is_a_command(tmp_path):
     assert "check" in cli.commands
+
+
+def test_feeds_with_different_passwords_never_share_a_verdict_and_each_password_is_masked(tmp_path):
+    """One FTP server, two users: organisation 1's feed logs in as feeder with a wrong (short) password,
+    organisation 2's two feeds as feeder with the right one, a fourth feed as buyer with its own; the
+    server echoes refused passwords. Each login gets its own probe; feeds with the same whole login share one."""
+    (tmp_path / "ftp").mkdir()
+    with FtpServer(tmp_path / "ftp", other_users={"buyer": "buyer-pass-789"}, echo_refused_password=True) as ftp:
+        sandbox = Sandbox(feeds={
+            1: {**upload_feed(ftp, "FTP", "distributor", delivery_password="pw1"), "id": 1},
+            2: {**upload_feed(ftp, "FTP", "reseller a", organisation=2), "id": 2},
+            3: {**upload_feed(ftp, "FTP", "reseller b", organisation=2), "id": 3},
+            4: {**upload_feed(ftp, "FTP", "buyer", delivery_user="buyer", delivery_password="buyer-pass-789",
+                              organisation=2), "id": 4},
+            5: {**upload_feed(ftp, "FTP", "buyer typo", delivery_user="buyer", delivery_password="buyer-pass-78",
+                              organisation=2), "id": 5},
+        })
+        sandbox.add_organisation(Organisation(2, "Reseller", 1), "reseller", "reseller-secret")
+        with RunningSandbox(sandbox) as hub:
+            conf = str(write_settings(tmp_path / "feeds.toml", two_organisations(hub.base_url) + f"""
+[delivery]
+timeout = 5
+[state]
+database = "{tmp_path / 'state' / 'feeds.db'}"
+"""))
+            result = invoke("--config", conf, "check")
+            as_json = json.loads(invoke("--config", conf, "check", "--json").stdout)
+    lines = verdicts(result.output)
+    assert result.exit_code == 1
+    assert lines[0].startswith("ok     Hub credentials [hub]") and lines[1].startswith("ok     Hub credentials [organisations.2]")
+    assert lines[2].startswith("FAILED feed 1 (distributor) -> ftp://feeder@") and "login refused: " in lines[2]
+    assert "password ********." in lines[2]  # the server's echo, masked by structure though shorter than 6
+    assert lines[3].startswith("ok     feed 2 (reseller a)") and lines[4].startswith("ok     feed 3 (reseller b)")
+    assert lines[5].startswith("ok     feed 4 (buyer)")
+    assert lines[6].startswith("FAILED feed 5 (buyer typo)") and "login refused: " in lines[6]
+    assert "5 of 7 tests passed" in result.output.splitlines()
+    assert "pw1" not in result.output and "buyer-pass-78" not in result.output.replace("buyer-pass-789", "")
+    assert "pw1" not in json.dumps(as_json) and "buyer-pass-78." not in json.dumps(as_json)
+    # one login per distinct (user, password) per check: feeds 2 and 3 shared theirs
+    assert ftp.logins == [("feeder", False), ("feeder", True), ("buyer", True), ("buyer", False)] * 2
+
+
+def test_a_feed_of_an_organisation_without_credentials_fails_the_check(tmp_path):
+    (tmp_path / "ftp").mkdir()
+    with FtpServer(tmp_path / "ftp") as ftp:
+        sandbox = Sandbox(feeds={1: {**upload_feed(ftp, "FTP", "ours"), "id": 1},
+                                 2: {**upload_feed(ftp, "FTP", "theirs", organisation=3), "id": 2}})
+        with RunningSandbox(sandbox) as hub:
+            conf = settings_file(tmp_path, hub.base_url)
+            result = invoke("--config", conf, "check")
+            single = invoke("--config", conf, "check", "--id", "2", "--json")
+            remote = invoke("--config", conf, "validate", "--remote")
+    assert remote.exit_code == 1
+    assert remote.output.splitlines()[:3] == [
+        "feed 1 (ours): valid (1 feed)",
+        "feed 2 (theirs): invalid (1 error in 1 feed)",
+        "  error: organisation: organisation 3 has no credentials in the settings, and a feed is only rendered from "
+        "its own organisation's catalogue; add an [organisations.3] table with its client_id and client_secret (the "
+        "secret better as FEEDS_ORGANISATIONS_3_CLIENT_SECRET)",
+    ]
+    lines = verdicts(result.output)
+    assert result.exit_code == 1 and lines[1].startswith("ok     feed 1 (ours)")
+    assert lines[2].startswith("FAILED feed 2 (theirs) -> ftp://feeder@127.0.0.1") and "no credentials: organisation 3 " in lines[2]
+    assert "add an [organisations.3] table" in lines[2]
+    assert single.exit_code == 1 and json.loads(single.stdout)[-1]["reason"] == "no credentials"
+    assert ftp.logins == [("feeder", True)]  # the feed that cannot run was not probed
+
+
+def test_check_of_an_unknown_feed_is_one_sentence(tmp_path):
+    with RunningSandbox(Sandbox.from_samples()) as hub:
+        result = invoke("--config", settings_file(tmp_path, hub.base_url), "check", "--id", "999")
+    assert result.exit_code == 1
+    assert error_line(result.output) == "error: no feed 999 on Hub for these credentials; `feeds list` shows the feeds"

@@ -61,6 +61,17 @@ def test_validate_all_samples():
     assert "s3cret-do-not-print" not in result.output
 
 
+def test_the_readme_says_which_samples_are_invalid_on_purpose():
+    readme = (SAMPLES.parent / "README.md").read_text()
+    (line,) = [line for line in readme.splitlines() if line.endswith("validate sample_configs/feeds/*.json") or
+               "validate sample_configs/feeds/*.json " in line]
+    assert "exits 1: the invalid-*.json samples are invalid on purpose" in line
+    assert "the `invalid-*.json` samples are invalid\non purpose" in readme
+    invalid = [report["file"] for report in json.loads(invoke(
+        "validate", "--json", *sorted(str(p) for p in (SAMPLES / "feeds").glob("*.json"))).output) if not report["valid"]]
+    assert invalid and all(os.path.basename(path).startswith("invalid-") for path in invalid)
+
+
 @pytest.mark.parametrize("content, expected", [
     (b"{nope", "is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2"),
     (b"\xff\xfe{}", "is not UTF-8 text (byte 0xff at offset 0)"),
@@ -72,6 +83,31 @@ def test_validate_unreadable_input_exits_2(tmp_path, content, expected):
     result = invoke("validate", str(path))
     assert result.exit_code == 2
     assert expected in result.output
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "t.json: cannot be validated: it is empty; give one feed configuration object, or a list of them, in JSON"),
+    (b" \n\t", "t.json: cannot be validated: it holds only white space; give one feed configuration object"),
+])
+def test_validate_an_empty_file_says_it_is_empty(tmp_path, content, expected):
+    path = tmp_path / "t.json"
+    path.write_bytes(content)
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2
+    assert result.output.startswith(str(tmp_path / expected)) and "Expecting value" not in result.output
+
+
+def test_validate_an_empty_list_counts_no_feed(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text("[]")
+    result = invoke("validate", str(path))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{path}: invalid (1 error, no feed)",
+        "  error: is an empty list, so it holds no feed; give one feed configuration object, or a list of at least one",
+    ]
+    (report,) = json.loads(invoke("validate", "--json", str(path)).output)
+    assert report["feeds"] == 0 and not report["valid"]
 
 
 def test_validate_missing_file_exits_2(tmp_path):
@@ -115,6 +151,42 @@ def test_list_on_the_in_process_sandbox():
     assert "password" not in result.output
 
 
+def cells(table: str) -> list[list[str]]:
+    """The rows of a printed table (rich's boxes taken away), each a list of its cells."""
+    rows = []
+    for line in table.splitlines():
+        parts = [part.strip() for part in line.strip().strip("│┃").replace("┃", "│").split("│")]
+        if len(parts) > 1:
+            rows.append(parts)
+    return rows
+
+
+def test_active_reads_the_same_in_list_show_and_status(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    listed = cells(invoke("--config", SANDBOX_TOML, "list").output)
+    status = cells(invoke("--config", SANDBOX_TOML, "status").output)
+    column = listed[0].index("active")
+    assert [row[column] for row in listed[1:]] == ["yes", "no", "yes", "yes"]
+    assert [row[status[0].index("active")] for row in status[1:]] == ["yes", "no", "yes", "yes"]
+    for feed_id, active in (("1", "yes"), ("2", "no")):
+        shown = invoke("--config", SANDBOX_TOML, "show", feed_id).output
+        assert ["active", active] in [line.split() for line in shown.splitlines()]
+        assert "True" not in shown and "False" not in shown
+
+
+def test_hubs_last_upload_is_labelled_as_hubs_beside_a_feed_never_run(tmp_path, monkeypatch):
+    """Hub's last_upload is Hub's record, not a run of feeds: labelled so, it does not contradict
+    `feeds status` saying the feed never ran."""
+    monkeypatch.chdir(tmp_path)
+    listed = cells(invoke("--config", SANDBOX_TOML, "list").output)
+    assert listed[0][-1] == "last_upload (Hub)" and listed[1][-1] == "2020-06-18T00:20:00.000Z"
+    assert "last upload" not in invoke("--config", SANDBOX_TOML, "list").output
+    shown = invoke("--config", SANDBOX_TOML, "show", "1").output
+    assert "last_upload (Hub)  2020-06-18T00:20:00.000Z" in shown
+    status = cells(invoke("--config", SANDBOX_TOML, "status").output)
+    assert status[1][status[0].index("last run")] == "never run"
+
+
 def test_list_json_masks_secrets():
     result = invoke("--config", SANDBOX_TOML, "list", "--json")
     feeds = json.loads(result.output)
@@ -138,11 +210,24 @@ def test_show_masks_the_password():
     assert shown["delivery_password"] == "********"
 
 
-def test_show_missing_feed_is_one_sentence():
-    result = invoke("--config", SANDBOX_TOML, "show", "99")
+UNKNOWN_FEED = "error: no feed 999 on Hub for these credentials; `feeds list` shows the feeds"
+
+
+@pytest.mark.parametrize("command", [["show", "999"], ["run", "--id", "999"], ["run", "--id", "999", "--dry-run"],
+                                     ["validate", "--remote", "--id", "999"], ["show", "999", "--json"]])
+def test_an_unknown_feed_is_one_sentence(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the sandbox settings keep their ledger in ./state
+    result = invoke("--config", SANDBOX_TOML, *command)
     assert result.exit_code == 1
-    assert error_line(result.output).startswith("error: Hub answered 404 Not Found to GET /feeds/99")
-    assert "Traceback" not in result.output
+    assert [line for line in result.output.splitlines() if line.strip()] == [UNKNOWN_FEED]
+
+
+def test_history_of_a_feed_without_runs_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("--config", SANDBOX_TOML, "history", "--id", "999")
+    assert result.exit_code == 0
+    assert result.output == ("no runs of feed 999 in the ledger; `feeds list` shows the feeds on Hub, `feeds history` "
+                             "the runs of every feed\n")
 
 
 def test_upload_creates_and_updates(http_settings, sandbox, tmp_path):

@@ -83,7 +83,7 @@ def test_both_spellings_of_the_protocol_field_are_read_and_hubs_is_written():
         ({"columns": "name"}, "columns: must be a list, not a string"),
         ({"columns": ["name", "prize"]}, "columns[1]: \"prize\" is not a column; use one of stock, mpn, price, rrp, vendor, name, ean (did you mean 'price'?)"),
         ({"columns": ["name", "name"]}, "columns: 'name' appears more than once"),
-        ({"columns": ["sku"]}, "columns[0]: \"sku\" is not a column"),
+        ({"columns": ["sku"]}, "columns[0]: \"sku\" is not listed: every file starts with the SKU; list the columns after it"),
         ({"delimiter": "TAB"}, "delimiter: \"TAB\" is not allowed; use one of COMMA, SEMI_COLON"),
         ({"delimiter": "comma"}, "(did you mean 'COMMA'?)"),
         ({"escape_method": "QUOTE"}, "escape_method: \"QUOTE\" is not allowed; use one of ESCAPED, QUOTED, STRIPPED (did you mean 'QUOTED'?)"),
@@ -94,7 +94,8 @@ def test_both_spellings_of_the_protocol_field_are_read_and_hubs_is_written():
         ({"delivery_email": "a@example.com, b@example.com"}, "delivery_email: holds more than one address"),
         ({"delivery_email": "a@example.com;b@example.com"}, "delivery_email: holds more than one address"),
         ({"delivery_email": "Orders <a@example.com>"}, "delivery_email: has a display name"),
-        ({"delivery_email": "not-an-address"}, "delivery_email: is not a valid email address"),
+        ({"delivery_email": "not-an-address"}, "delivery_email: has no @; an address is a mailbox, @ and a domain, such as orders@example.com"),
+        ({"delivery_email": "orders@example"}, "delivery_email: is not a valid email address (the part after the @-sign is not valid: it should have a period)"),
         ({"delivery_email": "x" * 300 + "@example.com"}, "delivery_email: is too long"),
         ({"filename": "../up.csv"}, "filename: gives the file name \"../up.csv\", which contains a path separator"),
         ({"filename": "/etc/x.csv"}, "contains a path separator"),
@@ -255,3 +256,78 @@ def test_two_sitc_feeds_with_one_file_name_warn():
     assert checks[0].warnings == []
     assert "is also the sitc_filename of x.json feeds[0]" in str(checks[1].warnings[0])
     assert checks[1].ok
+
+
+@pytest.mark.parametrize("address, expected", [
+    ("bob@@x", "has 2 @ signs; an address has exactly one, between the mailbox and the domain, such as orders@example.com"),
+    ("a@b@example.com", "has 2 @ signs; an address has exactly one"),
+    ("@example.com", "has nothing before the @; give the mailbox too"),
+    ("orders@", "has nothing after the @; give the domain too"),
+    ("orders@example.com;", "contains ';', which separates addresses; give one address alone"),
+    ("or ders@example.com", "contains a space; give the address without spaces"),
+    ("a@example.com b@example.com", "holds more than one address; give exactly one"),
+])
+def test_a_malformed_address_is_told_by_its_form_not_as_several(address, expected):
+    (found,) = errors({**EMAIL, "delivery_email": address})
+    assert found.startswith(f"delivery_email: {expected}"), found
+    assert "more than one address" not in found or " " in address
+
+
+@pytest.mark.parametrize("patch, expected", [
+    ({"delimiter": ";"}, "delimiter: \";\" is not allowed; use one of COMMA, SEMI_COLON (did you mean 'SEMI_COLON', the name of \";\"?)"),
+    ({"delimiter": ","}, "(did you mean 'COMMA', the name of \",\"?)"),
+    ({"delimiter": "semi-colon"}, "(did you mean 'SEMI_COLON'?)"),
+    ({"escape_method": '"'}, "(did you mean 'QUOTED', which encloses fields in quotes?)"),
+    ({"escape_method": "\\"}, "(did you mean 'ESCAPED', which escapes with a backslash?)"),
+    ({"delivery_method": "SFTP"}, "delivery_method: \"SFTP\" is not allowed; use one of EMAIL, FTP, SITC (did you mean 'FTP' with \"delivery_procotol\": \"SFTP\"?)"),
+    ({"delivery_method": "ftps"}, "(did you mean 'FTP' with \"delivery_procotol\": \"FTPS\"?)"),
+    ({"delivery_method": "mail"}, "(did you mean 'EMAIL'?)"),
+    ({"columns": ["name", "qty"]}, "columns[1]: \"qty\" is not a column; use one of stock, mpn, price, rrp, vendor, name, ean (did you mean 'stock'?)"),
+])
+def test_a_value_written_for_its_name_suggests_the_name(patch, expected):
+    found = errors({**EMAIL, **patch})
+    assert any(expected in e for e in found), found
+
+
+def test_a_protocol_written_as_people_say_it_suggests_the_name():
+    assert "(did you mean 'SFTP'?)" in errors({**FTP, "delivery_procotol": "ssh"})[0]
+
+
+def test_a_misspelt_required_field_is_one_error_naming_the_misspelling():
+    raw = {key: value for key, value in EMAIL.items() if key != "name"} | {"nmae": "Email feed"}
+    check = check_feed(raw)
+    assert [str(p) for p in check.errors] == ['name: is required; did you misspell it as "nmae"? rename that field to name']
+    assert check.warnings == []  # said once, in the error
+
+
+def test_a_misspelt_field_a_method_requires_is_one_error():
+    raw = {key: value for key, value in FTP.items() if key != "delivery_password"} | {"delivery_pasword": "pw-secret-1"}
+    check = check_feed(raw)
+    assert [str(p) for p in check.errors] == ['delivery_password: is required for an FTP feed; did you misspell it as '
+                                              '"delivery_pasword"? rename that field to delivery_password']
+    assert check.warnings == [] and "pw-secret-1" not in str(check.errors)
+
+
+def test_a_misspelt_optional_field_still_warns():
+    check = check_feed({**EMAIL, "delimeter": "SEMI_COLON"})
+    assert check.errors == [] and [str(p) for p in check.warnings] == [
+        "delimeter: is not a feed configuration field and is ignored (did you mean 'delimiter'?)"]
+
+
+def test_a_misspelling_beside_the_field_itself_is_a_warning():
+    check = check_feed({**EMAIL, "nmae": "x"})
+    assert check.errors == [] and "nmae: is not a feed configuration field" in str(check.warnings[0])
+
+
+def test_an_empty_list_says_so_and_counts_no_feed():
+    ((check,),) = check_documents([("x.json", [])])
+    assert str(check.errors[0]) == ("is an empty list, so it holds no feed; give one feed configuration object, "
+                                    "or a list of at least one")
+    assert not check.is_feed
+
+
+def test_the_article_follows_the_sound_of_the_method():
+    from feeds.config.messages import a_or_an
+
+    assert [a_or_an(word) for word in ("EMAIL", "FTP", "SITC", "HTTP", "SFTP")] == [
+        "an EMAIL", "an FTP", "a SITC", "an HTTP", "an SFTP"]

@@ -111,7 +111,35 @@ def test_client_errors_are_not_retried(client, sandbox, status):
 def test_a_missing_feed_is_404_with_hubs_message(client):
     with pytest.raises(HubError) as info:
         client.get_feed(99)
-    assert info.value.status == 404 and "feed configuration 99 not found" in str(info.value)
+    assert info.value.status == 404
+    assert str(info.value) == "Hub answered 404 Not Found to GET /feeds/99: feed configuration 99 not found"
+
+
+def test_a_refused_feed_says_hubs_errors_not_its_json(client):
+    with pytest.raises(HubError) as info:
+        client.create_feed({"organisation": 1, "name": "x", "timeslot": 45, "columns": ["name"],
+                            "delivery_method": "EMAIL", "delivery_email": "a@example.com"})
+    assert info.value.status == 422
+    assert str(info.value) == ("Hub answered 422 Unprocessable Entity to POST /feeds: the feed configuration is "
+                               "invalid; timeslot: 45 is not a multiple of 30 (try 30 or 60)")
+
+
+@pytest.mark.parametrize("body, said", [
+    ('{"message": "feed 9 not found"}', "feed 9 not found"),
+    ('{"message": "invalid", "errors": {"name": ["is empty"], "timeslot": "45"}}', "invalid; name: is empty; timeslot: 45"),
+    ('{"errors": [{"delivery_password": "hunter2 is too short"}]}', "delivery_password: ********"),
+    ('{"errors": {"feeds": [{"delivery_password": "hunter2"}]}}', "feeds.delivery_password: ********"),
+    ('{"error": "invalid_client", "error_description": "Client authentication failed"}', "Client authentication failed"),
+    ('{"id": 3, "secret": "x"}', ""),
+    ("[1, 2]", ""),
+    ("<html><body>Bad gateway</body></html>", ""),
+    ("Service down\nfor maintenance", "Service down for maintenance"),
+    ('{"message": "' + "x" * 1000 + '"}', "x" * 300 + "…"),
+])
+def test_what_hub_says_is_its_text_never_its_json(body, said):
+    from feeds.hub.answers import OAUTH_SECRET_KEYS, hub_says
+
+    assert hub_says(body, OAUTH_SECRET_KEYS | {"delivery_password"}) == said
 
 
 def test_a_timeout_is_retried(hub_server, sandbox, sleeps):

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from feeds.cli import cli
 
+from feeds.hub.sandbox import Catalogue, RunningSandbox, Sandbox
+
 from conftest import BIN, SAMPLES, write_settings
 from servers import FtpServer
 
@@ -117,3 +119,28 @@ def test_forget_host_key(tmp_path):
     assert done.exit_code == 0 and "SHA256:abc" in done.output
     with Ledger(settings.state.database_url) as ledger:
         assert ledger.host_keys.get("sftp.example.com", 2222) is None
+
+
+def test_a_failed_or_held_run_says_its_summary_once(tmp_path):
+    """The summary line is the run's one message on stderr: the runner's log line saying the same is not
+    printed beside it."""
+    sandbox = Sandbox.from_samples()
+    with RunningSandbox(sandbox) as hub:
+        conf = str(http_settings(tmp_path, hub, f'[delivery]\noutbox = "{tmp_path}/outbox"\n'))
+
+        def run(feed_id: int, *options: str) -> subprocess.CompletedProcess:
+            return subprocess.run([str(BIN / "feeds"), *options, "--config", conf, "run", "--id", str(feed_id)],
+                                  capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+        failed = run(4)  # organisation 2 has no credentials in these settings
+        assert failed.returncode == 1
+        (line,) = failed.stderr.splitlines()
+        assert line.startswith("feed 4 (Reseller stock by email): failed after ") and "[organisations.2]" in line
+        (record,) = [json.loads(line) for line in run(4, "--log-format", "json").stderr.splitlines()]
+        assert record["level"] == "error" and record["message"].startswith("feed 4 (Reseller stock by email): failed")
+        assert run(1).returncode == 0
+        sandbox.catalogue = Catalogue(count=20)  # most products gone: the guard holds the file
+        held = run(1)
+        assert held.returncode == 1
+        (line,) = held.stderr.splitlines()
+        assert line.startswith("feed 1 (Email feed): held ") and "feeds release" in line

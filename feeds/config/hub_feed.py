@@ -58,6 +58,10 @@ class HubFeed:
     def label(self) -> str:
         return f"feed {self.id} ({self.name})" if self.name else f"feed {self.id}"
 
+    def secrets(self) -> list[str]:
+        """The secret values the configuration holds (its delivery password), to mask what is said of it."""
+        return [self.raw[key] for name in SECRET_FIELDS for key in raw_names(name) if isinstance(self.raw.get(key), str)]
+
 
 def masked(raw: Mapping[str, Any]) -> dict[str, Any]:
     """A configuration as Hub sent it, with the secrets masked by structure."""

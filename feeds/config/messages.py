@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .. import rules
+from ..deliver import METHODS
+from ..render import DELIMITERS
 from .model import COLUMNS, SECRET_FIELDS, FeedConfig, hub_name, raw_names
 
 #: longer words get no "did you mean" suggestion: comparing them costs quadratic time (SPEC §11)
@@ -39,15 +42,58 @@ def show(value: Any) -> str:
     return rules.show(value)
 
 
+def _folded(word: str) -> str:
+    """A word without case, spaces, hyphens and underscores: ``semi-colon`` is ``SEMI_COLON``."""
+    return re.sub(r"[\s_-]+", "", word).lower()
+
+
 def close(word: Any, choices: list[str] | tuple[str, ...]) -> str | None:
     """The choice ``word`` is probably a misspelling of, if any."""
     if not isinstance(word, str) or len(word) > MAX_SUGGEST_LENGTH:
         return None
-    for choice in choices:
-        if word.lower() == choice.lower():
-            return choice
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
-    return matches[0] if matches else None
+    folded = {_folded(choice): choice for choice in choices}
+    if _folded(word) in folded:
+        return folded[_folded(word)]
+    lowered = {choice.lower(): choice for choice in choices}
+    matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)
+    return lowered[matches[0]] if matches else None
+
+
+#: words a spreadsheet would use for a column
+_COLUMN_WORDS = {"qty": "stock", "quantity": "stock", "stocklevel": "stock", "cost": "price", "buyprice": "price",
+                 "msrp": "rrp", "listprice": "rrp", "brand": "vendor", "manufacturer": "vendor", "title": "name",
+                 "description": "name", "barcode": "ean", "gtin": "ean", "upc": "ean", "partnumber": "mpn"}
+
+
+def _natural_values() -> dict[str, dict[str, tuple[str, str]]]:
+    """What people naturally write for an enumerated field instead of its name, by field: the word folded ->
+    (the name meant, what "did you mean" adds after it). A delimiter is written as its character, an escape
+    method as the character it uses, a column as a spreadsheet's word; each method adds its own words."""
+    natural: dict[str, dict[str, tuple[str, str]]] = {
+        "delimiter": {char: (name, f", the name of {show(char)}") for name, char in DELIMITERS.items()},
+        "escape_method": {'"': ("QUOTED", ", which encloses fields in quotes"),
+                          "\\": ("ESCAPED", ", which escapes with a backslash")},
+        "columns": {word: (column, "") for word, column in _COLUMN_WORDS.items() if column in COLUMNS},
+    }
+    for method in METHODS.values():
+        for field, words in method.natural_values.items():
+            natural.setdefault(field, {}).update(words)
+    return natural
+
+
+NATURAL_VALUES = _natural_values()
+
+
+def suggestion(field: str | None, value: Any, choices: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'X'?)`` for a value of an enumerated field, or nothing: the name of a value written
+    as what it stands for (``;`` for ``SEMI_COLON``), else the choice it is a misspelling of."""
+    if not isinstance(value, str) or len(value) > MAX_SUGGEST_LENGTH:
+        return ""
+    meant, note = NATURAL_VALUES.get(field or "", {}).get(_folded(value) or value, ("", ""))
+    guess = meant or close(value, choices)
+    if not guess:
+        return ""
+    return f" (did you mean '{guess}'{note}?)"
 
 
 _TYPE_NAMES = {
@@ -77,17 +123,27 @@ def json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _field_of(key: Any) -> str | None:
+def field_of(key: Any) -> str | None:
+    """The model's field that a configuration key names (under any accepted spelling), if any."""
     for name in FeedConfig.model_fields:
         if key == name or key in raw_names(name):
             return name
     return None
 
 
-def explain(error: dict[str, Any], raw: dict[str, Any]) -> Problem:
-    """Turn one pydantic error into a sentence: what is wrong, what would be right."""
+def misspelt_as(key: str, name: str) -> str:
+    """What the message of a missing field adds when the configuration holds a misspelling of it instead."""
+    return f"; did you misspell it as {show(key)}? rename that field to {name}"
+
+
+def explain(error: dict[str, Any], raw: dict[str, Any], misspelt: Mapping[str, str] | None = None) -> Problem:
+    """Turn one pydantic error into a sentence: what is wrong, what would be right.
+
+    ``misspelt`` maps a field to the unknown key that looks like its misspelling: a missing field's
+    message names it, so that the two problems are said as the one they are.
+    """
     loc = list(error["loc"])
-    field = _field_of(loc[0]) if loc else None
+    field = field_of(loc[0]) if loc else None
     if field is not None:
         # the field as the configuration spells it (delivery_procotol or delivery_protocol)
         loc[0] = next((key for key in raw_names(field) if key in raw), hub_name(field))
@@ -101,7 +157,9 @@ def explain(error: dict[str, Any], raw: dict[str, Any]) -> Problem:
     ctx = error.get("ctx") or {}
     if kind == "missing":
         message = "is required"
-        if path == "columns":
+        if field in (misspelt or {}):
+            message += misspelt_as(misspelt[field], path)  # type: ignore[index]
+        elif path == "columns":
             message += "; list at least one of " + ", ".join(COLUMNS)
         elif path == "timeslot":
             message += "; give the minutes after 00:00 UTC, a multiple of 30 such as 150 for 02:30"
@@ -116,13 +174,13 @@ def explain(error: dict[str, Any], raw: dict[str, Any]) -> Problem:
             message += f"; write it without quotes: {value.lower()}"
     elif kind == "literal_error":
         expected = re.findall(r"'([^']*)'", ctx.get("expected", ""))
-        if path.startswith("columns"):
-            message = f"{shown} is not a column; use one of " + ", ".join(COLUMNS)
+        if path.startswith("columns") and isinstance(value, str) and value.lower() == "sku":
+            message = (f"{shown} is not listed: every file starts with the SKU; list the columns after it, from "
+                       + ", ".join(COLUMNS))
+        elif path.startswith("columns"):
+            message = f"{shown} is not a column; use one of " + ", ".join(COLUMNS) + suggestion(field, value, COLUMNS)
         else:
-            message = f"{shown} is not allowed; use one of " + ", ".join(expected)
-        guess = close(value, expected)
-        if guess:
-            message += f" (did you mean '{guess}'?)"
+            message = f"{shown} is not allowed; use one of " + ", ".join(expected) + suggestion(field, value, expected)
     elif kind == "multiple_of":
         below = value - value % 30
         message = f"{value} is not a multiple of 30 (try {below} or {below + 30})"

@@ -19,8 +19,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..deliver import METHODS
+from ..deliver.method import Method
 from ..errors import ConfigError
-from .messages import Problem, a_or_an, close, explain, json_type, show
+from .messages import Problem, a_or_an, close, explain, field_of, json_type, misspelt_as, show
 from .model import COLUMNS, FIELD_NAMES, MAX_FEEDS_PER_ORGANISATION, FeedConfig, hub_name, raw_names, raw_value
 
 log = logging.getLogger("feeds.config")
@@ -41,6 +42,9 @@ class FeedCheck:
     feed: FeedConfig | None
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    #: whether a feed was there to check: not for a document's own problems (an empty list), nor for an
+    #: entry that is not an object
+    is_feed: bool = True
 
     @property
     def ok(self) -> bool:
@@ -63,7 +67,8 @@ def check_feed(raw: Any, prefix: str = "", budget: Budget | None = None) -> Feed
         return f"{prefix}.{path}" if prefix and path else (prefix or path)
 
     if not isinstance(raw, dict):
-        return FeedCheck(None, [Problem(prefix, f"must be a feed configuration object, not {json_type(raw)}")])
+        return FeedCheck(None, [Problem(prefix, f"must be a feed configuration object, not {json_type(raw)}")],
+                         is_feed=False)
 
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -75,6 +80,9 @@ def check_feed(raw: Any, prefix: str = "", budget: Budget | None = None) -> Feed
         errors.append(Problem(at(key), f"lists {len(raw[key])} entries; a feed has at most {len(COLUMNS)} columns, "
                                        "each once: " + ", ".join(COLUMNS)))
     checked = {key: ([] if key in oversized else value) for key, value in raw.items()} if oversized else raw
+    unknown, unlisted = _unknown_fields(raw, budget or Budget())
+    misspelt = _misspellings(raw, unknown)
+    told: set[str] = set()  # misspelt fields whose missing field's message names them
     try:
         feed = FeedConfig.model_validate(checked)
     except ValidationError as exc:
@@ -85,38 +93,32 @@ def check_feed(raw: Any, prefix: str = "", budget: Budget | None = None) -> Feed
                 continue  # said once above
             if error["type"] == "too_short" and error["loc"][0] in item_errors:
                 continue  # the bad items are reported one by one
-            problem = explain(error, raw)
+            problem = explain(error, raw, misspelt)
             errors.append(Problem(at(problem.path), problem.message))
+            if error["type"] == "missing" and error["loc"]:
+                told.add(field_of(error["loc"][0]) or "")
 
-    # Unknown fields: Hub adds fields in minor releases, so they only warn. Suggestions cost a
-    # comparison each: only the first ones get them.
-    unknown = [key for key in raw if key not in FIELD_NAMES]
-    budget = budget or Budget()
-    for number, key in enumerate(unknown):
-        if number == MAX_UNKNOWN_LISTED or budget.warnings <= 0:
-            warnings.append(Problem(prefix, f"has {len(unknown) - number} more fields that are not feed "
-                                            "configuration fields; they are ignored"))
-            break
-        budget.warnings -= 1
-        guess = None
-        if budget.suggestions > 0:
-            budget.suggestions -= 1
-            guess = close(key, FIELD_NAMES)
-        hint = f" (did you mean '{guess}'?)" if guess else ""
-        warnings.append(Problem(at(key), f"is not a feed configuration field and is ignored{hint}"))
+    method_name = raw.get("delivery_method")
+    method = METHODS.get(method_name) if isinstance(method_name, str) else None
+    if method is not None:
+        for path, message in _required_by(method, raw, misspelt, told):
+            errors.append(Problem(at(path), message))
+
+    # Unknown fields: Hub adds fields in minor releases, so they only warn (a misspelt required field was
+    # said with its missing field's error).
+    for key, guess in unknown.items():
+        if guess is None or field_of(guess) not in told:
+            hint = f" (did you mean '{guess}'?)" if guess else ""
+            warnings.append(Problem(at(key), f"is not a feed configuration field and is ignored{hint}"))
+    if unlisted:
+        warnings.append(Problem(prefix, f"has {unlisted} more fields that are not feed configuration fields; "
+                                        "they are ignored"))
 
     def spelt(name: str) -> str:
         """A field as this configuration spells it."""
         return next((key for key in raw_names(name) if key in raw), hub_name(name))
 
-    method_name = raw.get("delivery_method")
-    method = METHODS.get(method_name) if isinstance(method_name, str) else None
     if method is not None:
-        for name in method.required:
-            if raw_value(raw, name) is None:
-                hint = method.fields[name].hint
-                errors.append(Problem(at(hub_name(name)), f"is required for {a_or_an(method.name)} feed"
-                                      + (f": {hint}" if hint else "")))
         method_errors, method_warnings = method.check(raw, feed)
         errors += [Problem(at(path), message) for path, message in method_errors]
         warnings += [Problem(at(path), message) for path, message in method_warnings]
@@ -139,6 +141,50 @@ def check_feed(raw: Any, prefix: str = "", budget: Budget | None = None) -> Feed
     return FeedCheck(feed, errors, warnings)
 
 
+def _required_by(method: Method, raw: dict[str, Any], misspelt: dict[str, str],
+                 told: set[str]) -> list[tuple[str, str]]:
+    """The fields ``method`` needs that ``raw`` lacks: (path, message), naming a misspelling of the field
+    when ``raw`` holds one (and adding the field to ``told``)."""
+    problems = []
+    for name in method.required:
+        if raw_value(raw, name) is None:
+            hint = method.fields[name].hint
+            if name in misspelt:
+                told.add(name)
+                hint = misspelt_as(misspelt[name], hub_name(name))
+            elif hint:
+                hint = f": {hint}"
+            problems.append((hub_name(name), f"is required for {a_or_an(method.name)} feed{hint}"))
+    return problems
+
+
+def _unknown_fields(raw: dict[str, Any], budget: Budget) -> tuple[dict[str, str | None], int]:
+    """The keys that are not feed configuration fields, each with the field it may be a misspelling of, and
+    how many more there are than are listed. Suggestions cost a comparison each: only the first get them."""
+    unknown = [key for key in raw if key not in FIELD_NAMES]
+    listed: dict[str, str | None] = {}
+    for number, key in enumerate(unknown):
+        if number == MAX_UNKNOWN_LISTED or budget.warnings <= 0:
+            return listed, len(unknown) - number
+        budget.warnings -= 1
+        guess = None
+        if budget.suggestions > 0:
+            budget.suggestions -= 1
+            guess = close(key, FIELD_NAMES)
+        listed[key] = guess
+    return listed, 0
+
+
+def _misspellings(raw: dict[str, Any], unknown: dict[str, str | None]) -> dict[str, str]:
+    """Fields absent from ``raw`` whose misspelling it holds: field -> the key as written (the first one)."""
+    misspelt: dict[str, str] = {}
+    for key, guess in unknown.items():
+        field_name = field_of(guess) if guess else None
+        if field_name is not None and not any(name in raw for name in raw_names(field_name)):
+            misspelt.setdefault(field_name, key)
+    return misspelt
+
+
 def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
     """Check parsed JSON documents: each one feed object or a list of them.
 
@@ -153,11 +199,14 @@ def check_documents(documents: list[tuple[str, Any]]) -> list[list[FeedCheck]]:
         if isinstance(document, list):
             if len(document) > MAX_FEEDS_PER_DOCUMENT:
                 results.append([FeedCheck(None, [Problem("", f"holds {len(document)} feeds; a file holds at most "
-                                                             f"{MAX_FEEDS_PER_DOCUMENT} (its feeds were not checked)")])])
+                                                             f"{MAX_FEEDS_PER_DOCUMENT} (its feeds were not checked)")],
+                                          is_feed=False)])
                 continue
             items = [(f"feeds[{i}]", item) for i, item in enumerate(document)]
             if not items:
-                results.append([FeedCheck(None, [Problem("", "is an empty list; give one feed object or a list of them")])])
+                results.append([FeedCheck(None, [Problem("", "is an empty list, so it holds no feed; give one feed "
+                                                             "configuration object, or a list of at least one")],
+                                          is_feed=False)])
                 continue
         else:
             items = [("", document)]

@@ -288,6 +288,7 @@ class EmailMethod(Method):
         ),
     }
     required = ("delivery_email",)
+    natural_values = {"delivery_method": {"mail": ("EMAIL", ""), "smtp": ("EMAIL", "")}}
     settings_sections = {"smtp": SmtpSettings}
 
     def destination(self, raw: Mapping[str, Any]) -> str:

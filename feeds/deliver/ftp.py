@@ -58,6 +58,13 @@ class FtpMethod(UploadMethod):
         ),
     }
     required = ("delivery_protocol", "delivery_server", "delivery_user", "delivery_password")
+    natural_values = {
+        # an SFTP server is an FTP feed with its protocol: people write the protocol as the method
+        "delivery_method": {protocol.lower(): ("FTP", f' with "delivery_procotol": "{protocol}"')
+                            for protocol in ("FTPS", "SFTP")},
+        "delivery_protocol": {"ssh": ("SFTP", ""), "scp": ("SFTP", ""), "ftpes": ("FTPS", ""),
+                              "ftpovertls": ("FTPS", ""), "ftpoverssl": ("FTPS", "")},
+    }
 
     def check(self, raw: Mapping[str, Any], feed: FeedConfig | None) -> tuple[list[Finding], list[Finding]]:
         warnings: list[Finding] = []

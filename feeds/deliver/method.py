@@ -7,7 +7,8 @@ method owns:
 - the feed configuration fields it reads, their types, rules and hints
   (``fields``), those a feed must have (``required``), and a fixed file format
   when it has one; the feed model, the validator and ``feeds schema`` are
-  built from these;
+  built from these; what people write instead of a name (``natural_values``)
+  for "did you mean";
 - its settings sections (``settings_sections``): the wiring gathers them into
   the product's settings, and hands the method those sections alone (``own``,
   a namespace such as ``own.smtp``), never the whole settings;
@@ -70,6 +71,9 @@ class Method(ABC):
     settings_sections: ClassVar[dict[str, type[Section]]] = {}
     #: JSON Schema a feed of this method must also match, beside its required fields
     schema_then: ClassVar[dict[str, Any]] = {}
+    #: what people write instead of a name, by field (``delivery_method`` too): the word folded (lower case,
+    #: no spaces, ``-`` or ``_``) -> (the name meant, what "did you mean" adds after it)
+    natural_values: ClassVar[dict[str, dict[str, tuple[str, str]]]] = {}
 
     # --- configuration ---------------------------------------------------------
 

@@ -54,6 +54,7 @@ class SitcMethod(UploadMethod):
         ),
     }
     required = ("sitc_filename", "sitc_confirm")
+    natural_values = {"delivery_method": {"stockinthechannel": ("SITC", "")}}
     fixed_format = {"delimiter": "COMMA", "escape_method": "QUOTED", "show_headers": True}
     uses_filename_pattern = False
     settings_sections = {**UploadMethod.settings_sections, "sitc": SitcSettings}

@@ -26,6 +26,7 @@ import httpx
 
 from .. import __version__, redact, retry
 from ..errors import HubError
+from .answers import OAUTH_SECRET_KEYS, hub_says, with_saying
 from .pacing import Throttle, parse_retry_after
 from .settings import TOKEN_PATH, HubSettings
 
@@ -36,9 +37,6 @@ TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 #: a POST is only repeated when Hub surely did not act on it
 POST_RETRY_STATUS = {429, 503}
 MAX_PAGES = 100_000
-#: the keys of Hub's own answers that hold secrets; the feed configuration's secret fields are added by
-#: whoever builds the client (``secret_keys``), from the feed model
-OAUTH_SECRET_KEYS = frozenset({"client_secret", "access_token"})
 
 
 class TransientHubError(HubError):
@@ -55,26 +53,6 @@ class Page:
     items: list[Any]
     total_count: int | None
     total_pages: int | None
-
-
-def mask_body(text: str, secret_keys: frozenset[str] = OAUTH_SECRET_KEYS, limit: int = 500) -> str:
-    """Hub's answer body for a message: the values of ``secret_keys`` masked, cut to ``limit``."""
-
-    def scrub(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: (redact.MASK if k in secret_keys and v else scrub(v)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [scrub(v) for v in value]
-        return value
-
-    try:
-        text = json.dumps(scrub(json.loads(text)), ensure_ascii=False)
-    except (ValueError, RecursionError):
-        pass
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return redact.redact(text)
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:
@@ -318,8 +296,8 @@ class HubClient:
             token = self._bearer()
             response = self._raw(method, url, path, params=params, json_body=json_body, token=token)
             if response.status_code == 401:
-                body = mask_body(response.text, self.secret_keys)
-                raise HubError(f"Hub refused a fresh access token for {method} {path} (401): {body}", 401)
+                raise HubError(with_saying(f"Hub refused a fresh access token for {method} {path} (401)",
+                                            hub_says(response.text, self.secret_keys)), 401)
         self._check(method, path, response)
         return response
 
@@ -344,7 +322,7 @@ class HubClient:
         what = f"Hub answered {status} {response.reason_phrase} to {method} {path}"
         if status in TRANSIENT_STATUS:
             raise TransientHubError(what, status, parse_retry_after(response.headers.get("Retry-After")))
-        raise HubError(f"{what}: {mask_body(response.text, self.secret_keys)}", status)
+        raise HubError(with_saying(what, hub_says(response.text, self.secret_keys)), status)
 
     # --- the token -----------------------------------------------------------
 
@@ -385,10 +363,8 @@ class HubClient:
                 response.status_code,
             )
         if response.status_code >= 400:
-            raise HubError(
-                f"Hub's token endpoint answered {response.status_code}: {mask_body(response.text, self.secret_keys)}",
-                response.status_code,
-            )
+            raise HubError(with_saying(f"Hub's token endpoint answered {response.status_code}",
+                                        hub_says(response.text, self.secret_keys)), response.status_code)
         try:
             data = response.json()
             token = data["access_token"]

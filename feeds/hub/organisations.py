@@ -50,6 +50,10 @@ def missing_credentials(organisation: int) -> str:
             f"and client_secret (the secret better as FEEDS_ORGANISATIONS_{organisation}_CLIENT_SECRET)")
 
 
+def unknown_feed(feed_id: int) -> str:
+    return f"no feed {feed_id} on Hub for these credentials; `feeds list` shows the feeds"
+
+
 class Hubs:
     """Every credential set of the settings, each with the organisation Hub says it is."""
 
@@ -146,17 +150,15 @@ class Hubs:
         return sorted(seen.values(), key=lambda f: f["id"] if isinstance(f.get("id"), int) else float("inf"))
 
     def get_feed(self, feed_id: int) -> dict[str, Any]:
-        """A feed from the first credential set that sees it."""
-        last: HubError | None = None
+        """A feed from the first credential set that sees it; when none does (each answers 403 or 404), one
+        sentence saying so, not Hub's answers."""
         for credentials in self.credentials:
             try:
                 return credentials.client.get_feed(feed_id)
             except HubError as exc:
                 if exc.status not in (403, 404):
                     raise
-                last = exc
-        assert last is not None
-        raise last
+        raise HubError(unknown_feed(feed_id), 404)
 
     def client_for_upload(self, organisation: int) -> HubClient:
         """The client to create or update a feed of ``organisation`` with: its own, else the default."""
