@@ -235,6 +235,10 @@ class Fleet:
                 if not locked[0]:
                     return
                 for job in await manager.get_stalled_jobs(seconds_since_heartbeat=self.takeover):
+                    # A later wake may have queued the same organisation's slot again meanwhile: this job, the
+                    # older, goes first (one lock, oldest first); the newer finds its feeds done.
+                    await self.app.connector.execute_query_async(
+                        "UPDATE procrastinate_jobs SET queueing_lock = NULL WHERE id = %(id)s", id=job.id)
                     await manager.retry_job(job)
                     log.warning("took over the work of a daemon that stopped: job %s (%s)", job.id, job.call_string)
                     payload = json.dumps({"type": "job_inserted", "job_id": job.id})

@@ -154,7 +154,7 @@ class Daemon:
         # before it was known; a feed first seen during its own slot counts for that slot.
         first_seen = self.ledger.sightings.first_seen_all((f.id for f in usable), now)  # type: ignore[misc]
         slots = {feed.id: latest_due(feed.timeslot, now) for feed in usable}  # type: ignore[arg-type]
-        claims = self.ledger.claims.statuses(slots)  # type: ignore[arg-type]
+        claims = self.ledger.claims.statuses(slots, now, self.shop.liveness)  # type: ignore[arg-type]
         due = []
         for feed in usable:
             feed_slot = slots[feed.id]
@@ -165,8 +165,8 @@ class Daemon:
             else:
                 continue
             status, tries = claims.get(feed.id, (None, 0))  # type: ignore[arg-type]
-            if status == "delivered" or (status in ("failed", "held") and tries >= retry.RUNS_PER_SLOT):
-                continue
+            if status in ("delivered", "running") or (status != "abandoned" and tries >= retry.RUNS_PER_SLOT):
+                continue  # done, being run by a live worker, or tried enough this slot
             due.append(DueFeed(feed.id, feed_slot, trigger, dict(feed.raw)))  # type: ignore[arg-type]
         return due
 

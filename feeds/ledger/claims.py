@@ -134,15 +134,29 @@ class Claims:
             return conn.execute(select(claims.c.tries).where(and_(
                 claims.c.feed_id == feed_id, claims.c.slot_start == stamp(slot_start)))).scalar() or 0
 
-    def statuses(self, slot_starts: dict[int, datetime]) -> dict[int, tuple[str, int]]:
-        """(status, tries) of each feed's claim on its slot, for the feeds that have one: one query."""
+    def statuses(self, slot_starts: dict[int, datetime], now: datetime | None = None,
+                 dead: Liveness = this_host) -> dict[int, tuple[str, int]]:
+        """(status, tries) of each feed's claim on its slot, for the feeds that have one, in one query.
+
+        A ``running`` claim whose holder is gone (its lease ended, or it is
+        known dead) is "abandoned": it may be taken over.
+        """
         if not slot_starts:
             return {}
+        now_text = stamp(now or utcnow())
         with self.engine.connect() as conn:
-            rows = conn.execute(select(claims.c.feed_id, claims.c.slot_start, claims.c.status, claims.c.tries)
+            rows = conn.execute(select(claims.c.feed_id, claims.c.slot_start, claims.c.status, claims.c.tries,
+                                       claims.c.owner, claims.c.worker, claims.c.lease_until)
                                 .where(claims.c.feed_id.in_(list(slot_starts)))).all()
         wanted = {feed_id: stamp(slot) for feed_id, slot in slot_starts.items()}
-        return {feed_id: (status, tries) for feed_id, slot, status, tries in rows if wanted.get(feed_id) == slot}
+        found = {}
+        for feed_id, slot, status, tries, owner, worker, until in rows:
+            if wanted.get(feed_id) != slot:
+                continue
+            if status == "running" and (until < now_text or dead(owner, worker)):  # type: ignore[operator]
+                status = "abandoned"
+            found[feed_id] = (status, tries)
+        return found
 
     # --- runs whose holder stopped -------------------------------------------------------------
 

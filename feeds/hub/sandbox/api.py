@@ -60,6 +60,8 @@ class Recorded:
     arrivals: list[tuple[float, str, str, int | None]] = field(default_factory=list)
     #: every access token issued
     tokens: list[str] = field(default_factory=list)
+    #: organisation -> first pages of its catalogue served: how often each catalogue was read
+    catalogue_reads: Counter[int] = field(default_factory=Counter)
     #: requests being answered now, and the most there ever were at once
     in_flight: int = 0
     most_in_flight: int = 0
@@ -203,7 +205,8 @@ class Sandbox:
         if path == "/_sandbox/stats":  # test instrument, not Hub's: lets benchmarks count requests from outside
             with self._lock:
                 return self._answer(start_response, 200, {"counts": dict(self.recorded.counts),
-                                                          "tokens": len(self.recorded.tokens)})
+                                                          "tokens": len(self.recorded.tokens),
+                                                          "catalogue_reads": dict(self.recorded.catalogue_reads)})
         if not path.startswith(API_PREFIX):
             return self._answer(start_response, 404, {"message": f"no such path {path}; the API is under {API_PREFIX}"})
         path = path[len(API_PREFIX):] or "/"
@@ -278,6 +281,9 @@ class Sandbox:
                 return self._answer(start_response, 200, self._save_feed(fid, _body(environ), viewer))
             raise _BadRequest(405, f"{method} is not allowed on /feeds/{fid}")
         if path == "/products" and method == "GET":
+            if query.get("page", ["1"]) == ["1"]:
+                with self._lock:
+                    self.recorded.catalogue_reads[viewer] += 1
             return self._products(start_response, query, headers_off, corrupt, self.catalogue_of(viewer))
         if path == "/vendors" and method == "GET":
             return self._page(start_response, list(self.vendors), query, headers_off, corrupt)
