@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from . import failpoints, redact
 from .archive import Archive
 from .catalog import Catalogue, load_catalogue
-from .changes import Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
+from .changes import ROW_DROP_WINDOW, Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
 from .config import SECRET_FIELDS, FeedConfig, HubFeed, validated
 from .deliver import Attempt, Deliveries, Job, Target, limits
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
@@ -324,7 +324,10 @@ def _render(run: _Run, feed: FeedConfig, catalogue: Catalogue, generated_at: dat
     ledger.runs.update(result.run_id or 0, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
                        sha256=rendered.sha256, destination=result.destination, changes=result.changes.to_json())
     ledger.snapshots.store(result.run_id or 0, result.feed_id or 0, snapshot)
-    held = hold_reason(previous, snapshot, run.env.guard) if guard else None
+    held = None
+    if guard and run.env.guard.enabled and previous is not None:
+        largest = ledger.runs.largest_recent(result.feed_id or 0, ROW_DROP_WINDOW)
+        held = hold_reason(previous, snapshot, run.env.guard, result.changes, largest_recent=largest)
     if held is not None:  # a broken catalogue is held, archived, and sent to nobody (SPEC §12)
         result.status, result.error = "held", f"{held}; release it with: feeds release {result.run_id}"
         raise _Held

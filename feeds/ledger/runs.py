@@ -144,6 +144,32 @@ class Runs:
                                 .order_by(runs.c.id)).mappings()
             return [RunRow.of(row) for row in rows]
 
+    def largest_recent(self, feed_id: int, window: int) -> int | None:
+        """The most rows among the feed's last ``window`` deliveries, what the guard's row drop is measured against.
+
+        The window stops at the newest delivery of a file that had been held
+        before (a release, or a ``--no-guard`` run of the same bytes): once the
+        operator has sent a smaller catalogue, it is the new measure, and the
+        feed is not held again for the days its older, larger files stay in
+        the window.
+        """
+        with self.engine.connect() as conn:
+            delivered = conn.execute(
+                select(runs.c.id, runs.c.rows, runs.c.sha256)
+                .where(and_(runs.c.feed_id == feed_id, runs.c.status == "delivered"))
+                .order_by(runs.c.id.desc()).limit(window)).all()
+            hashes = {sha256 for _, _, sha256 in delivered if sha256}
+            held = dict(conn.execute(
+                select(runs.c.sha256, func.min(runs.c.id))
+                .where(and_(runs.c.feed_id == feed_id, runs.c.status == "held", runs.c.sha256.in_(hashes)))
+                .group_by(runs.c.sha256)).all()) if hashes else {}
+        counted: list[int] = []
+        for run_id, rows, sha256 in delivered:
+            counted.append(rows or 0)
+            if sha256 in held and held[sha256] < run_id:
+                break
+        return max(counted, default=None)
+
     def attempts_of(self, run_id: int) -> list[AttemptRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(attempts.c.number, attempts.c.started_at, attempts.c.ended_at,
