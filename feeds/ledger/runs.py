@@ -93,6 +93,8 @@ class Runs:
 
     def update(self, run_id: int, **fields: Any) -> None:
         values = {k: (redact.redact(v) if isinstance(v, str) and k in _MASKED else v) for k, v in fields.items()}
+        if "error" in values:
+            values["error"] = redact.stored(values["error"])  # a server's 50 KB reply is kept as 500 characters
         if isinstance(values.get("changes"), dict):
             values["changes"] = json.dumps(values["changes"])
         for key in ("ended_at", "slot_start", "started_at"):
@@ -106,7 +108,7 @@ class Runs:
         with self.engine.begin() as conn:
             conn.execute(insert(attempts).values(
                 run_id=run_id, number=number, started_at=stamp(started_at), ended_at=stamp(ended_at),
-                error=redact.redact(error) if error else None,
+                error=redact.stored(error) or None,
             ))
             conn.execute(update(runs).where(runs.c.id == run_id).values(attempts=number))
 
