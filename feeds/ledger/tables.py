@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text
 
-#: 2: runs.changes, snapshots, alert streaks, shared names
-SCHEMA_VERSION = 2
+#: 2: runs.changes, snapshots, alert streaks, shared names; 3: shared names kept case-folded and in NFC
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
