@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import failpoints, redact
-from .archive import Archive
+from .archive import Archive, ArchiveError
 from .catalog import Catalogue, load_catalogue
 from .changes import ROW_DROP_WINDOW, Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
 from .config import SECRET_FIELDS, FeedConfig, HubFeed, validated
@@ -206,16 +205,19 @@ class _Run:
             )
         _log(result)
 
-    def _archive(self) -> None:
+    def _archive(self) -> ArchiveError | None:
+        """Move the run's complete file into the archive; when that fails nothing is linked, and the run says so."""
         spool, result = self.spool, self.result
         if spool is None or not spool.exists():
-            return
+            return None
         try:
             self.archived = self.env.archive.keep(result.feed_id or 0, spool, result.filename or "feed.csv",
                                                   result.run_id or 0, result.started_at)
-        except OSError as exc:
-            log.warning("feed %s: the file could not be archived (%s)", result.feed_id, exc.strerror)
-            spool.unlink(missing_ok=True)
+        except ArchiveError as exc:
+            log.warning("feed %s: %s", result.feed_id, exc)
+            result.notes.append(str(exc))
+            return exc
+        return None
 
     def deliver(self, feed: FeedConfig, job: Job, target: Target) -> None:
         """Send ``job`` to ``target``: its shared name claimed, leftovers tracked, every attempt recorded."""
@@ -311,9 +313,9 @@ def run_feed(
 def _render(run: _Run, feed: FeedConfig, catalogue: Catalogue, generated_at: datetime, guard: bool) -> Job:
     """Render the file into the spool, compare it with the last delivery, and hold it if it looks broken."""
     result, ledger = run.result, run.ledger
-    fd, run.spool = run.env.archive.spool_file()
-    with os.fdopen(fd, "wb") as out:
+    with run.env.archive.spooled() as (out, spool):
         rendered = render_feed(catalogue, feed, out)
+    run.spool = spool  # complete: archived when the run ends (a file cut short by a full disk never is)
     result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
     result.notes = catalogue.notes(feed)
     blocks = columns_of(catalogue.records)  # read once for the snapshot and the comparison
@@ -329,7 +331,14 @@ def _render(run: _Run, feed: FeedConfig, catalogue: Catalogue, generated_at: dat
         largest = ledger.runs.largest_recent(result.feed_id or 0, ROW_DROP_WINDOW)
         held = hold_reason(previous, snapshot, run.env.guard, result.changes, largest_recent=largest)
     if held is not None:  # a broken catalogue is held, archived, and sent to nobody (SPEC §12)
-        result.status, result.error = "held", f"{held}; release it with: feeds release {result.run_id}"
+        unarchived = run._archive()  # now: the release is only offered for a file the archive holds
+        if run.archived is not None:
+            then = f"release it with: feeds release {result.run_id}"
+        elif unarchived is not None:
+            then = f"{unarchived.fact}, so it cannot be released: free space there and run the feed again"
+        else:
+            then = "state.archive_keep is 0, so the file is not kept and cannot be released"
+        result.status, result.error = "held", f"{held}; {then}"
         raise _Held
     return Job(feed, run.spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at,
                result.run_id, changes=result.changes)
