@@ -71,10 +71,11 @@ def event_of(ledger: Ledger, result: RunResult, final: bool) -> str | None:
 
 def sentence(event: str, result: RunResult) -> str:
     who = f"Feed {result.feed_id} ({result.feed_name}) of organisation {result.organisation}"
+    error = redact.cut(result.mask(result.error or ""))  # as the ledger keeps it: masked, then cut (SPEC §11)
     if event == "failed":
-        return f"{who} failed: {result.error}"
+        return f"{who} failed: {error}"
     if event == "held":
-        return f"{who} was held, not sent: {result.error}. Release it with: feeds release {result.run_id}"
+        return f"{who} was held, not sent: {error}. Release it with: feeds release {result.run_id}"
     return f"{who} recovered: {result.rows} rows delivered to {result.destination}"
 
 
@@ -100,7 +101,7 @@ class Alerts:
             "event": event, "feed_id": result.feed_id, "organisation": result.organisation,
             "feed_name": result.feed_name, "run_id": result.run_id,
             "slot_start": result.slot_start.isoformat() if result.slot_start else None,
-            "error": result.mask(result.error) if result.error else None,
+            "error": redact.cut(result.mask(result.error)) if result.error else None,
             "changes": result.changes.to_json() if result.changes else None, "text": text,
         }
         if self.alerts.webhook:

@@ -6,20 +6,26 @@ comparison survives archive pruning and restarts and works on PostgreSQL as
 on SQLite. Files are ordered by SKU, so two snapshots are compared by one
 merge of two sorted streams: time grows with the rows, memory does not.
 
-The guard holds a file that looks broken (rows fell by more than
-``guard.max_row_drop``, no rows where there were some, or the share of rows
-with empty stock rose by more than ``guard.max_empty_stock_rise``): a wrong
-catalogue sent to every reseller is worse than a late one.
+The guard holds a file that looks broken: a wrong catalogue sent to every
+reseller is worse than a late one. Its rules (``hold_reason``): no rows where
+there were some; rows fell by more than ``guard.max_row_drop`` against the
+largest of the last deliveries (so that a step-by-step shrink is caught);
+fewer than half of the last delivery's SKUs still there; the median price
+ratio beyond ``guard.max_price_change`` either way; the share of rows with
+empty stock up by more than ``guard.max_empty_stock_rise``. The facts the
+price and SKU rules need are gathered by the same merge as the summary.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from operator import itemgetter
-from decimal import Decimal, InvalidOperation
+from math import inf, isfinite
 from typing import Any
 
 import orjson
@@ -35,6 +41,12 @@ class GuardSettings(Section):
     enabled: bool = True
     max_row_drop: float = Field(0.5, ge=0, le=1)
     max_empty_stock_rise: float = Field(0.5, ge=0, le=1)
+    #: the median price ratio (new/old) that holds a file: above this, or below its inverse
+    max_price_change: float = Field(2.0, ge=1)
+
+
+#: how many of a feed's last deliveries the row drop is measured against (the largest of them)
+ROW_DROP_WINDOW = 7
 
 
 _FIELD = "\x00"
@@ -162,7 +174,12 @@ class _Cursor:
 
 @dataclass
 class Changes:
-    """What changed since the last delivered file (``previous_rows`` None: there was none)."""
+    """What changed since the last delivered file (``previous_rows`` None: there was none).
+
+    ``kept`` (rows that pair up by SKU: the SKUs in both files) and
+    ``median_price_ratio`` are for the guard: they are not part of the
+    summary the ledger and ``history`` show.
+    """
 
     previous_rows: int | None
     rows: int
@@ -172,9 +189,11 @@ class Changes:
     price_down: int = 0
     out_of_stock: int = 0
     back_in_stock: int = 0
+    kept: int | None = field(default=None, compare=False, repr=False)
+    median_price_ratio: float | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Changes | None:
@@ -189,11 +208,52 @@ class Changes:
                 f"{self.back_in_stock} back in stock")
 
 
-def _price(text: str) -> Decimal | None:
-    try:
-        return Decimal(text) if text else None
-    except InvalidOperation:
+class _Ratios:
+    """The price ratios (new/old) of the rows that pair up by SKU, gathered during the merge.
+
+    Most prices do not move: those are counted (``same``), not stored; only
+    the moves are kept, unboxed, so the median costs nothing in the common
+    case. A row with an empty price on either side has no ratio; 0.00 counts
+    as described in ``_ratio``.
+    """
+
+    def __init__(self) -> None:
+        self.same = 0  #: rows whose price did not move (ratio 1)
+        self.moved = array("d")
+
+    def median(self) -> float | None:
+        count = self.same + len(self.moved)
+        if not count:
+            return None
+        moved = sorted(self.moved) if self.moved else []
+        below = bisect_left(moved, 1.0)  # the unmoved prices (ratio 1) stand between these and the rest
+
+        def nth(n: int) -> float:
+            if n < below:
+                return moved[n]
+            return 1.0 if n < below + self.same else moved[n - self.same]
+
+        return (nth((count - 1) // 2) + nth(count // 2)) / 2
+
+
+def _price(text: str) -> float | None:
+    """A file's price as a number, or None (empty). Prices have two decimals and float() rounds correctly, so
+    two different prices (below 10^13) never compare equal or the wrong way round: floats are exact enough here,
+    and several times quicker than Decimal when every price of a million rows moved."""
+    if not text:
         return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if isfinite(number) else None
+
+
+def _ratio(before: float, after: float) -> float:
+    """new/old, a price of 0 or less counting as 0: to 0 is a ratio of 0, from 0 an infinite one, 0 to 0 none."""
+    if before <= 0:
+        return 1.0 if after <= 0 else inf
+    return after / before if after > 0 else 0.0
 
 
 def compare(previous: Snapshot | None, current: Snapshot | Sequence[Record] | list[Columns], *, prices: bool,
@@ -225,7 +285,8 @@ def compare(previous: Snapshot | None, current: Snapshot | Sequence[Record] | li
             new.i = len(new.skus)
         return changes
     old = _Cursor(previous.blocks())
-    added = removed = up = down = out = back = 0
+    added = removed = up = down = out = back = kept = 0
+    ratios = _Ratios()
     last_old = last_new = None
     while True:
         left, right = old.ensure(_WINDOW), new.ensure(_WINDOW)
@@ -236,15 +297,12 @@ def compare(previous: Snapshot | None, current: Snapshot | Sequence[Record] | li
         # The rows that pair up from here: all of them (the common case) or up to the first difference.
         k = n if o_skus == n_skus else next(x for x, (p, q) in enumerate(zip(o_skus, n_skus)) if p != q)
         if k:
+            kept += k  # rows that pair up: a SKU both files hold twice counts twice (finding repeats costs 8 %)
             if prices:
-                o_prices, n_prices = old.prices[i:i + k], new.prices[j:j + k]
-                if o_prices != n_prices:
-                    for x in [x for x, (p, q) in enumerate(zip(o_prices, n_prices)) if p != q]:
-                        if o_skus[x] != (o_skus[x - 1] if x else last_old):  # a SKU's first row speaks
-                            before, after = _price(o_prices[x]), _price(n_prices[x])
-                            if before is not None and after is not None:
-                                up += after > before
-                                down += after < before
+                moved_up, moved_down = _price_moves(o_skus, old.prices[i:i + k], new.prices[j:j + k], last_old,
+                                                    ratios)
+                up += moved_up
+                down += moved_down
             if stock:
                 o_stocks, n_stocks = old.stocks[i:i + k], new.stocks[j:j + k]
                 if o_stocks != n_stocks:
@@ -287,21 +345,78 @@ def compare(previous: Snapshot | None, current: Snapshot | Sequence[Record] | li
             cursor.i = len(cursor.skus)
     changes.added, changes.removed, changes.price_up, changes.price_down = added, removed, up, down
     changes.out_of_stock, changes.back_in_stock = out, back
+    changes.kept = kept
+    changes.median_price_ratio = ratios.median() if prices else None
     return changes
 
 
-def hold_reason(previous: Snapshot | None, current: Snapshot, guard: GuardSettings) -> str | None:
-    """Why the file should be held instead of sent, or None."""
+def _price_moves(skus: list[str], o_prices: list[str], n_prices: list[str], last: str | None,
+                 ratios: _Ratios) -> tuple[int, int]:
+    """Prices up and down among rows that pair up (a SKU's first row speaks); the rows' ratios go to ``ratios``.
+
+    Rows whose price did not move are counted by slicing (in C); only moved
+    rows are looked at one by one.
+    """
+    moved = [] if o_prices == n_prices else [x for x, (p, q) in enumerate(zip(o_prices, n_prices)) if p != q]
+    up = down = moved_from_empty = 0
+    keep = ratios.moved.append
+    for x in moved:
+        before, after = _price(o_prices[x]), _price(n_prices[x])
+        if before is None:
+            moved_from_empty += o_prices[x] == ""
+        if before is not None and after is not None:
+            keep(_ratio(before, after))
+            if skus[x] != (skus[x - 1] if x else last):
+                up += after > before
+                down += after < before
+    ratios.same += len(o_prices) - len(moved) - (o_prices.count("") - moved_from_empty)  # unmoved, with a price
+    return up, down
+
+
+def hold_reason(previous: Snapshot | None, current: Snapshot, guard: GuardSettings, changes: Changes | None = None,
+                *, largest_recent: int | None = None) -> str | None:
+    """Why the file should be held instead of sent, each broken rule named by its setting; or None.
+
+    ``changes`` is the comparison with ``previous`` (the SKU and price rules
+    need it); ``largest_recent`` the most rows among the feed's last
+    deliveries (``ROW_DROP_WINDOW``), which the row drop is measured against.
+    A first delivery is never held.
+    """
     if not guard.enabled or previous is None or previous.rows == 0:
         return None
     if current.rows == 0:
-        return f"the file has no rows and the last delivery had {previous.rows}"
-    drop = (previous.rows - current.rows) / previous.rows
-    if drop > guard.max_row_drop:
-        return (f"the rows fell from {previous.rows} to {current.rows} ({drop:.0%}, more than guard.max_row_drop "
-                f"{guard.max_row_drop:.0%})")
+        return f"guard, no rows: the file has no rows and the last delivery had {previous.rows}"
+    reasons = [_row_drop(previous.rows, max(previous.rows, largest_recent or 0), current.rows, guard)]
+    if changes is not None:
+        reasons += [_skus_replaced(changes), _price_change(changes.median_price_ratio, guard)]
     rise = current.empty_share - previous.empty_share
     if rise > guard.max_empty_stock_rise:
-        return (f"the share of rows with empty stock rose from {previous.empty_share:.0%} to "
-                f"{current.empty_share:.0%} (more than guard.max_empty_stock_rise {guard.max_empty_stock_rise:.0%})")
-    return None
+        reasons.append(f"guard.max_empty_stock_rise: the share of rows with empty stock rose from "
+                       f"{previous.empty_share:.0%} to {current.empty_share:.0%} (more than "
+                       f"{guard.max_empty_stock_rise:.0%})")
+    return "; ".join(reason for reason in reasons if reason) or None
+
+
+def _row_drop(last: int, largest: int, rows: int, guard: GuardSettings) -> str | None:
+    drop = (largest - rows) / largest
+    if drop <= guard.max_row_drop:
+        return None
+    against = "" if largest == last else f" (the largest of the last {ROW_DROP_WINDOW} deliveries; the last had {last})"
+    return (f"guard.max_row_drop: the rows fell from {largest} to {rows}{against}, {drop:.0%}, more than "
+            f"{guard.max_row_drop:.0%}")
+
+
+def _skus_replaced(changes: Changes) -> str | None:
+    kept, before = changes.kept or 0, (changes.kept or 0) + changes.removed
+    if not before or kept * 2 >= before:
+        return None
+    return f"guard, SKUs replaced: {kept} of the last delivery's {before} SKUs are still in the file, fewer than half"
+
+
+def _price_change(median: float | None, guard: GuardSettings) -> str | None:
+    limit = guard.max_price_change
+    if median is None or 1 / limit <= median <= limit:
+        return None
+    shown = "infinite (prices rose from 0.00)" if median == inf else f"{median:.2f}"
+    return (f"guard.max_price_change: the median price ratio (new/old, over the SKUs priced in both files) is "
+            f"{shown}, outside {1 / limit:.2f} to {limit:g}")

@@ -320,10 +320,11 @@ def status(app: App, as_json: bool) -> None:
 @pass_app
 def release(app: App, run_id: int) -> None:
     """Deliver a held file exactly as it was held."""
-    from . import runner, wiring
+    from . import wiring
+    from .release import release as released
 
     with logs.said_once("feeds.run", app.log_format) as once, app.hubs() as hubs, app.ledger() as ledger:
-        result = runner.release(wiring.run_environment(app.settings), hubs, ledger, run_id)
+        result = released(wiring.run_environment(app.settings), hubs, ledger, run_id)
         wiring.alerts(app.settings).after_run(ledger, result)
         print_summary = once.say(result.summary())
     if print_summary:

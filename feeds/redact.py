@@ -16,6 +16,12 @@ and every log line, error message and ledger field is searched for them:
 The scope follows the code through ``contextvars``: a run's worker thread
 enters its scope, and the logging filter masks with the scope of the thread
 that logs.
+
+What a server says goes through ``echoed`` where it becomes an error: the
+password of the target it came from is masked there whatever its length (a
+server may echo it back: ``530 bad password abcde``), and the text is cut to
+``STORED_LIMIT`` characters. What is kept as a run's error (ledger, pages,
+alerts) goes through ``stored`` (SPEC §11).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ MASK = "********"
 #: searched for in free text: masking "stock" or "price" everywhere would mangle
 #: ordinary messages, and a password that short protects little anyway.
 MIN_LENGTH = 6
+#: a server's or Hub's text kept as a run's error is cut to this many characters (SPEC §11)
+STORED_LIMIT = 500
 
 
 class Secrets:
@@ -134,6 +142,44 @@ def forget_all() -> None:
 def redact(text: str) -> str:
     """Return ``text`` with every secret of the current scope replaced by ``MASK``."""
     return current().mask(text)
+
+
+def echoed(text: str, *passwords: str) -> str:
+    """A server's text for an error message: secrets masked, ``passwords`` (the target's) whatever their length.
+
+    A password shorter than ``MIN_LENGTH`` is masked where it stands as a word
+    of its own (between characters that are not letters, digits or ``_``): a
+    password ``5`` masked inside ``530`` would mangle the reply and, by the
+    gap it leaves, give itself away. Longer ones are masked wherever they are.
+    The text is then made one line (a multi-line reply's line breaks would
+    break log lines) and cut to ``STORED_LIMIT`` characters.
+    """
+    text = redact(text)
+    for password in sorted(filter(None, passwords), key=len, reverse=True):
+        if len(password) >= MIN_LENGTH:
+            text = text.replace(password, MASK)
+        else:
+            text = re.sub(rf"(?<!\w){re.escape(password)}(?!\w)", MASK, text)
+    return cut(" ".join(text.split()))
+
+
+def cut(text: str, limit: int = STORED_LIMIT) -> str:
+    """``text`` in at most ``limit`` characters: the middle is cut and marked, so that the start (what failed)
+    and the end (what to do about it) stay."""
+    if len(text) <= limit:
+        return text
+    mark = " […] "
+    for _ in range(2):  # the mark's length depends on the count it states
+        kept = limit - len(mark)
+        mark = f" […{len(text) - kept:,} characters cut…] "
+    kept = limit - len(mark)
+    head = kept * 2 // 3
+    return text[:head] + mark + text[len(text) - (kept - head):]
+
+
+def stored(text: str | None) -> str | None:
+    """A run's error as it is kept (ledger, pages, alerts): secrets masked, then cut to ``STORED_LIMIT``."""
+    return cut(redact(text)) if text else text
 
 
 def redact_data(value: object) -> object:

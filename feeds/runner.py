@@ -12,9 +12,7 @@ leftovers an upload may leave, one mapping of errors to a failed run.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,19 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import failpoints, redact
-from .archive import Archive
+from .archive import Archive, ArchiveError
 from .catalog import Catalogue, load_catalogue
-from .changes import Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
+from .changes import ROW_DROP_WINDOW, Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
 from .config import SECRET_FIELDS, FeedConfig, HubFeed, validated
 from .deliver import Attempt, Deliveries, Job, Target, limits
 from .errors import Cancelled, ConfigError, FeedsError, UsageError
 from .filenames import check_filename
 from .hub import Credentials, HubClient, Hubs, as_hubs
-from .ledger import parse_stamp
 from .render import render_feed
 
 if TYPE_CHECKING:
-    from .ledger import Ledger, RunRow
+    from .ledger import Ledger
 
 
 class _Held(Exception):
@@ -208,16 +205,19 @@ class _Run:
             )
         _log(result)
 
-    def _archive(self) -> None:
+    def _archive(self) -> ArchiveError | None:
+        """Move the run's complete file into the archive; when that fails nothing is linked, and the run says so."""
         spool, result = self.spool, self.result
         if spool is None or not spool.exists():
-            return
+            return None
         try:
             self.archived = self.env.archive.keep(result.feed_id or 0, spool, result.filename or "feed.csv",
                                                   result.run_id or 0, result.started_at)
-        except OSError as exc:
-            log.warning("feed %s: the file could not be archived (%s)", result.feed_id, exc.strerror)
-            spool.unlink(missing_ok=True)
+        except ArchiveError as exc:
+            log.warning("feed %s: %s", result.feed_id, exc)
+            result.notes.append(str(exc))
+            return exc
+        return None
 
     def deliver(self, feed: FeedConfig, job: Job, target: Target) -> None:
         """Send ``job`` to ``target``: its shared name claimed, leftovers tracked, every attempt recorded."""
@@ -316,9 +316,9 @@ def run_feed(
 def _render(run: _Run, feed: FeedConfig, catalogue: Catalogue, generated_at: datetime, guard: bool) -> Job:
     """Render the file into the spool, compare it with the last delivery, and hold it if it looks broken."""
     result, ledger = run.result, run.ledger
-    fd, run.spool = run.env.archive.spool_file()
-    with os.fdopen(fd, "wb") as out:
+    with run.env.archive.spooled() as (out, spool):
         rendered = render_feed(catalogue, feed, out)
+    run.spool = spool  # complete: archived when the run ends (a file cut short by a full disk never is)
     result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
     result.notes = catalogue.notes(feed)
     blocks = columns_of(catalogue.records)  # read once for the snapshot and the comparison
@@ -329,9 +329,19 @@ def _render(run: _Run, feed: FeedConfig, catalogue: Catalogue, generated_at: dat
     ledger.runs.update(result.run_id or 0, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
                        sha256=rendered.sha256, destination=result.destination, changes=result.changes.to_json())
     ledger.snapshots.store(result.run_id or 0, result.feed_id or 0, snapshot)
-    held = hold_reason(previous, snapshot, run.env.guard) if guard else None
+    held = None
+    if guard and run.env.guard.enabled and previous is not None:
+        largest = ledger.runs.largest_recent(result.feed_id or 0, ROW_DROP_WINDOW)
+        held = hold_reason(previous, snapshot, run.env.guard, result.changes, largest_recent=largest)
     if held is not None:  # a broken catalogue is held, archived, and sent to nobody (SPEC §12)
-        result.status, result.error = "held", f"{held}; release it with: feeds release {result.run_id}"
+        unarchived = run._archive()  # now: the release is only offered for a file the archive holds
+        if run.archived is not None:
+            then = f"release it with: feeds release {result.run_id}"
+        elif unarchived is not None:
+            then = f"{unarchived.fact}, so it cannot be released: free space there and run the feed again"
+        else:
+            then = "state.archive_keep is 0, so the file is not kept and cannot be released"
+        result.status, result.error = "held", f"{held}; {then}"
         raise _Held
     return Job(feed, run.spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at,
                result.run_id, changes=result.changes)
@@ -345,48 +355,6 @@ def _log(result: RunResult) -> None:
         log.warning("%s", line)
     else:
         log.info("%s", line)
-
-
-def release(env: RunEnvironment, hub: Hubs | HubClient, ledger: Ledger, run_id: int,
-            sleep: Callable[[float], None] | None = None) -> RunResult:
-    """``feeds release RUN_ID``: deliver a held file exactly as it was held, and record a delivered run.
-
-    The bytes are the archived ones (their SHA-256 checked against the held
-    run's), under the held file name, to where the feed delivers now. The
-    held run's slot counts as delivered afterwards, so the daemon does not
-    render it again.
-    """
-    held = _held_run(ledger, run_id)
-    path = Path(held.archive_path or "")
-    hubs = as_hubs(hub)
-    feed_id = held.feed_id
-    seen = HubFeed.read(hubs.get_feed(feed_id))
-    with redact.run_scope() as secrets:
-        result = RunResult(feed_id, seen.name, "manual", method=seen.method or "", organisation=seen.organisation,
-                           changes=Changes.from_json(held.changes), secrets=secrets)
-        run = _Run(env, ledger, result, None, sleep)
-        run.start()
-        result.filename, result.rows, result.bytes, result.sha256 = (held.filename or "", held.rows or 0,
-                                                                     held.bytes or 0, held.sha256 or "")
-        run.archived = path
-        with run.recorded():
-            feed = validated(seen.raw, feed_id)
-            secrets.add(*(getattr(feed, name) for name in SECRET_FIELDS))
-            target = env.deliveries.target(feed)
-            result.destination = target.describe(result.filename)
-            ledger.runs.update(result.run_id or 0, filename=result.filename, rows=result.rows, bytes=result.bytes,
-                               sha256=result.sha256, destination=result.destination, changes=held.changes,
-                               archive_path=str(path))
-            job = Job(feed, path, result.filename, result.bytes, result.sha256, result.rows, result.started_at,
-                      result.run_id, changes=result.changes)
-            run.deliver(feed, job, target)
-            snapshot = ledger.snapshots.of_run(run_id)
-            if snapshot is not None:
-                ledger.snapshots.store(result.run_id or 0, feed_id, snapshot)
-                ledger.snapshots.prune(feed_id, result.run_id or 0)
-            if held.slot_start:
-                ledger.claims.settle(feed_id, parse_stamp(held.slot_start), "delivered")  # type: ignore[arg-type]
-    return result
 
 
 def settle_interrupted(env: RunEnvironment, ledger: Ledger, raw: dict[str, Any], run_id: int) -> str:
@@ -420,20 +388,3 @@ def settle_interrupted(env: RunEnvironment, ledger: Ledger, raw: dict[str, Any],
     log.warning("feed %s: run %s had made its file visible when its process stopped; it counts as delivered and "
                 "is not sent again", previous.feed_id, run_id)
     return "delivered"
-
-
-def _held_run(ledger: Ledger, run_id: int) -> RunRow:
-    """The held run to release, its archived file checked; UsageError or ConfigError otherwise."""
-    held = ledger.runs.get(run_id)
-    if held is None:
-        raise UsageError(f"there is no run {run_id} in the ledger; `feeds history` lists the runs")
-    if held.status != "held":
-        raise UsageError(f"run {run_id} is {held.status}, not held; only a held file can be released")
-    path = Path(held.archive_path or "")
-    if not held.archive_path or not path.is_file():
-        raise ConfigError(f"run {run_id}'s held file is no longer in the archive ({held.archive_path}); "
-                          f"run the feed again with: feeds run --id {held.feed_id}")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != held.sha256:
-        raise ConfigError(f"run {run_id}'s archived file does not match what was held (SHA-256 differs); "
-                          "nothing was sent")
-    return held

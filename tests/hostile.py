@@ -79,3 +79,26 @@ def endless(line: bytes) -> Callable[[socket.socket, HostileServer], None]:
 def silent(connection: socket.socket, server: HostileServer) -> None:
     """Accept, then say nothing at all."""
     server.closed.wait(30)
+
+
+
+def scripted(greeting: bytes, answers: dict[bytes, bytes]) -> Callable[[socket.socket, HostileServer], None]:
+    """A line protocol (FTP, SMTP): ``greeting`` first, then each command answered by its verb's entry in
+    ``answers`` (``500 no`` for others) until QUIT. The answers are the server's own text: one tens of KB
+    long, one that echoes the password back."""
+
+    def behaviour(connection: socket.socket, server: HostileServer) -> None:
+        server.send(connection, greeting)
+        for line in connection.makefile("rb"):
+            verb = line.split(b" ", 1)[0].strip().upper()
+            if verb == b"QUIT":
+                server.send(connection, b"221 bye\r\n")
+                return
+            server.send(connection, answers.get(verb, b"500 no\r\n"))
+
+    return behaviour
+
+
+def ftp_refusing_login(reply: bytes) -> Callable[[socket.socket, HostileServer], None]:
+    """An FTP server that takes the user name and answers the password with ``reply``."""
+    return scripted(b"220 hostile FTP\r\n", {b"USER": b"331 password please\r\n", b"PASS": reply})

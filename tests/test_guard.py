@@ -23,7 +23,8 @@ from feeds.hub import open_hub
 from feeds.hub.sandbox import Catalogue
 from feeds.ledger import Ledger
 from feeds.record import Record
-from feeds.runner import release, run_feed
+from feeds.release import release
+from feeds.runner import run_feed
 
 from delivery_helpers import email_feed, ftp_feed, make_settings, sandbox_with
 from servers import SftpServer, SmtpServer, free_port
@@ -294,3 +295,92 @@ def test_the_daemon_tries_a_held_slot_again_like_a_failed_one(tmp_path):
         assert ledger.claims.take(1, slot, timedelta(minutes=25))
         ledger.claims.settle(1, slot, "delivered")
         assert not ledger.claims.take(1, slot, timedelta(minutes=25))
+
+
+# --- broken catalogues the row count does not show (SPEC §12) ----------------------------------------------
+
+
+@pytest.mark.parametrize("broken, rule, said", [
+    ([product(i, price=0.0) for i in range(1, 101)], "guard.max_price_change", "median price ratio"),
+    ([product(i, price=1000.0) for i in range(1, 101)], "guard.max_price_change", "is 100.00"),
+    ([product(i) for i in range(1001, 1101)], "guard, SKUs replaced", "0 of the last delivery's 100 SKUs"),
+])
+def test_a_catalogue_broken_in_prices_or_skus_is_held(tmp_path, sftp, broken, rule, said):
+    world = World(tmp_path, sftp, [product(i) for i in range(1, 101)])
+    assert world.run().status == "delivered"
+    good = world.delivered()
+    world.sandbox.catalogue = Catalogue(items=broken)
+    held = world.run()
+    assert held.status == "held", held.error
+    assert held.error.startswith(f"{rule}: ") and said in held.error and "feeds release" in held.error
+    assert world.delivered() == good
+    assert world.history()[0]["error"] == held.error
+
+
+def test_every_price_at_zero_is_a_ratio_of_zero(tmp_path, sftp):
+    world = World(tmp_path, sftp, [product(i) for i in range(1, 101)])
+    world.run()
+    world.sandbox.catalogue = Catalogue(items=[product(i, price=0.0) for i in range(1, 101)])
+    held = world.run()
+    assert "guard.max_price_change: the median price ratio (new/old, over the SKUs priced in both files) is 0.00, " \
+           "outside 0.50 to 2" in held.error
+
+
+def test_a_catalogue_shrinking_step_by_step_is_held_against_the_largest_recent_delivery(tmp_path, sftp):
+    world = World(tmp_path, sftp, [product(i) for i in range(1, 101)])
+    statuses = []
+    for rows in (100, 51, 26, 14, 8, 5, 3):
+        world.sandbox.catalogue = Catalogue(items=[product(i) for i in range(1, rows + 1)])
+        statuses.append(world.run())
+    assert [r.status for r in statuses] == ["delivered", "delivered"] + ["held"] * 5
+    assert statuses[2].error.startswith("guard.max_row_drop: the rows fell from 100 to 26 (the largest of the last 7 "
+                                        "deliveries; the last had 51), 74%, more than 50%")
+    assert world.delivered().count(b"\r\n") == 52  # the 51-row file is still what the resellers have
+
+
+def test_a_released_smaller_catalogue_is_the_new_measure(tmp_path, sftp):
+    world = World(tmp_path, sftp, [product(i) for i in range(1, 101)])
+    world.run()
+    world.sandbox.catalogue = Catalogue(items=[product(i) for i in range(1, 31)])  # a real, large clear-out
+    held = world.run()
+    assert held.status == "held"
+    assert world.release(held.run_id).status == "delivered"
+    assert world.run().status == "delivered"  # not held again against the 100 rows still among the last 7
+    world.sandbox.catalogue = Catalogue(items=[product(i) for i in range(1, 12)])
+    assert world.run().status == "held"  # the released 30 rows are the measure now
+
+
+def test_the_price_rule_follows_its_setting_and_the_guard_can_be_skipped(tmp_path, sftp):
+    world = World(tmp_path, sftp, [product(i) for i in range(1, 101)], guard={"max_price_change": 150})
+    world.run()
+    world.sandbox.catalogue = Catalogue(items=[product(i, price=1000.0) for i in range(1, 101)])
+    assert world.run().status == "delivered"  # ×100 is within 150
+    world.sandbox.catalogue = Catalogue(items=[product(i, price=0.0) for i in range(1, 101)])
+    assert world.run(guard=False).status == "delivered"  # feeds run --no-guard
+    off = World(tmp_path / "off", sftp, [product(i) for i in range(1, 101)], guard={"enabled": False})
+    off.run()
+    off.sandbox.catalogue = Catalogue(items=[product(i) for i in range(1001, 1101)])
+    assert off.run().status == "delivered"
+
+
+def test_the_median_counts_unmoved_prices_and_leaves_out_empty_ones():
+    def price_records(prices: list[str]) -> list[Record]:
+        return [Record(f"S{i:05d}", i, "3", "", price, "", "", "", "", "") for i, price in enumerate(prices)]
+
+    before = Snapshot.of(price_records(["10.00"] * 6 + [""] * 4))
+    half = compare(before, price_records(["10.00"] * 3 + ["40.00"] * 3 + ["1.00"] * 4), prices=True, stock=True)
+    assert half.median_price_ratio == 2.5 and half.kept == 10  # 1, 1, 1, 4, 4, 4: the empty ones have no ratio
+    most = compare(before, price_records(["10.00"] * 2 + ["40.00"] * 4 + [""] * 4), prices=True, stock=True)
+    assert most.median_price_ratio == 4.0
+    from_zero = compare(Snapshot.of(price_records(["0.00"] * 4)), price_records(["5.00"] * 4), prices=True,
+                        stock=True)
+    assert from_zero.median_price_ratio == float("inf")
+    assert "infinite" in hold_reason(Snapshot.of(price_records(["0.00"] * 4)), Snapshot.of(price_records(["5.00"] * 4)),
+                                     GuardSettings(), from_zero)
+    assert compare(before, price_records(["10.00"] * 10), prices=False, stock=True).median_price_ratio is None
+    assert "median_price_ratio" not in half.to_json() and "kept" not in half.to_json()
+
+
+def test_a_first_delivery_of_a_broken_catalogue_is_never_held(tmp_path, sftp):
+    world = World(tmp_path, sftp, [product(i, price=0.0) for i in range(1, 4)])
+    assert world.run().status == "delivered"

@@ -14,6 +14,7 @@ import resource
 import socket
 import subprocess
 import time
+import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -325,3 +326,19 @@ def test_plain_text_on_the_wire_is_said_at_start(tmp_path, caplog):
 def test_the_readme_records_the_formula_decision():
     readme = (REPO / "README.md").read_text()
     assert "formula" in readme and "`=`" in readme
+
+
+def test_a_sitc_file_name_in_another_case_or_unicode_form_is_the_same_name(tmp_path):
+    settings = make_settings(tmp_path, delivery={"outbox": str(tmp_path / "outbox")},
+                             sitc={"host": "sitc.example.com"})
+    sandbox = Sandbox.from_samples()
+    names = ["Stöck.csv", "STÖCK.CSV", "stöck.csv", unicodedata.normalize("NFD", "Stöck.csv")]
+    sandbox.feeds = {i: {**sitc_feed(sitc_filename=name), "id": i, "organisation": 1 if i == 1 else 2}
+                     for i, name in enumerate(names, start=1)}
+    reseller = settings.hub.model_copy(update={"client_id": "reseller", "client_secret": SecretStr("reseller-secret")})
+    with open_hub(settings.hub, sandbox=sandbox) as first, open_hub(reseller, sandbox=sandbox) as second, \
+            Hubs.of(first, second) as hubs, Ledger(settings.state.database_url) as ledger:
+        results = [run_feed(wiring.run_environment(settings), hubs, ledger, feed_id) for feed_id in (1, 2, 3, 4)]
+    assert [r.status for r in results] == ["delivered", "failed", "failed", "failed"], [r.error for r in results]
+    assert all("belongs to organisation 1" in r.error for r in results[1:])
+    assert not (tmp_path / "outbox" / "2").exists() and not (tmp_path / "outbox" / "3").exists()

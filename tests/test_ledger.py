@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, select, text, update
 
 from feeds.errors import SettingsError
 from feeds.ledger import Ledger
-from feeds.ledger.tables import meta
+from feeds.ledger.tables import SCHEMA_VERSION, meta, shared_names
+
+from conftest import BIN
+from servers import free_port
 
 SLOT = datetime(2026, 11, 26, 2, 30, tzinfo=timezone.utc)
 LEASE = timedelta(minutes=25)
@@ -162,3 +168,124 @@ def test_an_unusable_database_is_a_settings_error(tmp_path):
         Ledger(f"sqlite:///{blocker}/sub/ledger.db")
     with pytest.raises(SettingsError, match="not a usable database URL"):
         Ledger("nosuchdb://x")
+
+
+# --- SITC file names kept as SITC may see them (SPEC §11), and ledgers that kept them exactly -------------
+
+
+def test_a_shared_name_is_one_name_whatever_its_case_or_unicode_form(url):
+    with Ledger(url) as ledger:
+        assert ledger.names.take("SITC", "Stöck.csv", 1, 1) is None  # NFC: ö is one code point
+        for other in ("STÖCK.CSV", "stöck.csv", unicodedata.normalize("NFD", "Stöck.csv"), "sTÖck.csv"):
+            owner = ledger.names.take("SITC", other, 2, 5)
+            assert owner is not None and owner.organisation == 1 and owner.feed_id == 1, other
+        assert ledger.names.take("SITC", "STÖCK.csv", 1, 2) is None  # the owner's other feeds may
+        assert ledger.names.take("SITC", "Stock.csv", 2, 5) is None  # another name: o is not ö
+
+
+def test_a_ledger_that_kept_names_exactly_is_brought_to_the_folded_form(url, caplog):
+    with Ledger(url) as ledger:
+        with ledger.db.engine.begin() as conn:
+            conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="2"))
+            conn.execute(insert(shared_names), [
+                {"method": "SITC", "name": "STOCK.CSV", "organisation": 2, "feed_id": 5,
+                 "claimed_at": "2026-11-02T02:30:00.000000Z"},
+                {"method": "SITC", "name": "Stock.csv", "organisation": 1, "feed_id": 1,
+                 "claimed_at": "2026-11-01T02:30:00.000000Z"},
+                {"method": "SITC", "name": "stock.csv", "organisation": 1, "feed_id": 2,
+                 "claimed_at": "2026-11-03T02:30:00.000000Z"},
+                {"method": "SITC", "name": unicodedata.normalize("NFD", "Prisé.csv"), "organisation": 3,
+                 "feed_id": 7, "claimed_at": "2026-11-04T02:30:00.000000Z"},
+                {"method": "SITC", "name": "other.csv", "organisation": 2, "feed_id": 6,
+                 "claimed_at": "2026-11-05T02:30:00.000000Z"},
+            ])
+    errors: list[Exception] = []
+
+    def open_it():  # several daemons starting at once migrate it once
+        try:
+            Ledger(url).close()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Ledger(url) as ledger:
+        with ledger.db.engine.connect() as conn:
+            kept = sorted(tuple(row) for row in conn.execute(
+                select(shared_names.c.name, shared_names.c.organisation, shared_names.c.feed_id)))
+            version = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        assert kept == [("other.csv", 2, 6), ("prisé.csv", 3, 7), ("stock.csv", 1, 1)]
+        assert version == str(SCHEMA_VERSION) == "3"
+        assert ledger.names.take("SITC", "Stock.CSV", 2, 5).organisation == 1  # the first to claim it keeps it
+        assert ledger.names.take("SITC", "PRISÉ.csv", 1, 1).organisation == 3
+    assert "'STOCK.CSV' of organisation 2 is the name 'Stock.csv' of organisation 1" in caplog.text
+
+
+def test_a_ledger_of_schema_version_1_still_opens(tmp_path):
+    url = f"sqlite:///{tmp_path}/old.db"
+    with Ledger(url) as ledger:
+        with ledger.db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE runs DROP COLUMN changes"))
+            conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="1"))
+    with Ledger(url) as ledger:
+        run_id = ledger.runs.start(1, "manual")
+        ledger.runs.update(run_id, changes={"previous_rows": None, "rows": 1})
+        assert ledger.runs.get(run_id).changes == {"previous_rows": None, "rows": 1}
+
+
+# --- a ledger that cannot be opened: one sentence, exit 2 --------------------------------------------------
+
+
+def damaged_ledgers(tmp_path):
+    """A file of random bytes, a ledger with one table's page overwritten, a ledger cut short."""
+    good = tmp_path / "good.db"
+    with Ledger(f"sqlite:///{good}") as ledger:
+        for feed_id in range(50):
+            ledger.runs.start(feed_id, "manual")
+    data = good.read_bytes()
+    noise = tmp_path / "noise.db"
+    noise.write_bytes(os.urandom(20_000))
+    overwritten = tmp_path / "overwritten.db"
+    overwritten.write_bytes(data[:4096 * 3] + os.urandom(4096) + data[4096 * 4:])  # page 4: the runs table
+    cut = tmp_path / "cut.db"
+    cut.write_bytes(data[:len(data) // 2])
+    return [noise, overwritten, cut]
+
+
+def test_a_damaged_sqlite_ledger_is_one_sentence_naming_the_file(tmp_path):
+    for damaged in damaged_ledgers(tmp_path):
+        with pytest.raises(SettingsError) as refused:
+            Ledger(f"sqlite:///{damaged}")
+        message = str(refused.value)
+        assert message.startswith(f"the state database {damaged} is damaged (") and "\n" not in message, message
+        assert "move it away to start a new ledger" in message and "SQL" not in message.replace("SQLite", "")
+
+
+def test_feeds_commands_and_the_daemon_refuse_a_damaged_or_unreachable_ledger(tmp_path):
+    noise = tmp_path / "noise.db"
+    noise.write_bytes(os.urandom(20_000))
+    closed = free_port()
+    for database, said in ((str(noise), f"error: the state database {noise} is damaged ("),
+                           (f"postgresql+psycopg://feeds:secret-pw@127.0.0.1:{closed}/feeds",
+                            f"error: the state database postgresql+psycopg://feeds:***@127.0.0.1:{closed}/feeds "
+                            "cannot be reached (")):
+        conf = tmp_path / "feeds.toml"
+        conf.write_text(f'[hub]\nbase_url = "sandbox"\nclient_id = "sandbox"\nclient_secret = "sandbox-secret"\n'
+                        f'[state]\ndatabase = "{database}"\n')
+        for command in (["history"], ["daemon"]):
+            done = subprocess.run([str(BIN / "feeds"), "--config", str(conf), *command], capture_output=True,
+                                  text=True, timeout=60)
+            assert done.returncode == 2, (command, done.stderr)
+            errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+            assert len(errors) == 1 and errors[0].startswith(said), done.stderr
+            assert "bug" not in done.stderr and "secret-pw" not in done.stderr
+
+
+def test_an_unreachable_postgresql_is_one_sentence(tmp_path):
+    with pytest.raises(SettingsError, match=r"cannot be reached \(connection failed: .*Connection refused\); "
+                                            r"check state.database and that the database server runs$"):
+        Ledger(f"postgresql+psycopg://feeds@127.0.0.1:{free_port()}/feeds")

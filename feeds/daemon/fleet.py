@@ -41,8 +41,6 @@ from ..ledger.claims import Liveness, this_host
 from .work import DueFeed, OrganisationWork
 
 if TYPE_CHECKING:
-    import procrastinate
-
     from ..ledger import Ledger
     from .schedule import Daemon
 
@@ -143,11 +141,11 @@ class Fleet:
 
         @self.app.periodic(cron="0,30 * * * *", periodic_id="slots", priority=WAKE_PRIORITY, queueing_lock="wake")
         @self.app.task(name=WAKE_TASK, queue=QUEUE, pass_context=True)
-        def wake(context: procrastinate.JobContext, timestamp: int | None = None) -> int:
+        def wake(context: Any, timestamp: int | None = None) -> int:
             return self.wake(datetime.now(timezone.utc))
 
         @self.app.task(name=WORK_TASK, queue=QUEUE, pass_context=True)
-        def organisation(context: procrastinate.JobContext, organisation: int | None, slot: str,
+        def organisation(context: Any, organisation: int | None, slot: str,
                          feeds: list[list[Any]]) -> int:
             work = _as_work(organisation, slot, feeds)
             result = daemon.pool.submit(work, engine_worker=str(context.job.worker_id)).result()

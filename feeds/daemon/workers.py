@@ -246,6 +246,7 @@ class Processes:
             worker.process.join(timeout)
             if worker.process.is_alive():
                 worker.process.kill()
+        self._limiter = None  # its finaliser removes the named semaphore, even when the daemon ends with os._exit
 
     def _collect(self) -> None:
         """Results back from the workers; a worker that died is replaced and its work failed."""

@@ -110,29 +110,38 @@ def _tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
     return tls_context(smtp.ca_file, smtp.verify, "SMTP", "smtp.verify")
 
 
-def _error(exc: BaseException, what: str) -> DeliveryError:
+def _error(exc: BaseException, what: str, smtp: SmtpSettings) -> DeliveryError:
+    """The error a failed SMTP step is; the server's text in it with smtp.password masked (SPEC §11)."""
     if isinstance(exc, DeliveryError):
         return exc
+
+    def echoed(said: object) -> str:
+        return redact.echoed(_text(said), smtp.password.get_secret_value())
+
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return DeliveryError(f"{what}: the server refused the login ({exc.smtp_code}); check smtp.username and smtp.password",
                              reason="login refused")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
-        detail = "; ".join(f"{addr}: {code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
-                           for addr, (code, msg) in exc.recipients.items())
+        detail = echoed("; ".join(f"{addr}: {code} {_text(msg)}" for addr, (code, msg) in exc.recipients.items()))
         transient = all(400 <= code < 500 for code in codes)
         return DeliveryError(f"{what}: the server refused the address ({detail})", transient=transient)
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         transient = 400 <= exc.smtp_code < 500
-        return DeliveryError(f"{what}: the server answered {exc.smtp_code} {redact.redact(text)}", transient=transient)
+        return DeliveryError(f"{what}: the server answered {exc.smtp_code} {echoed(exc.smtp_error)}",
+                             transient=transient)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return DeliveryError(f"{what}: {exc} (check smtp.security)")
+        return DeliveryError(f"{what}: {echoed(exc)} (check smtp.security)")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return DeliveryError(f"{what}: the server closed the connection", transient=True)
     if isinstance(exc, smtplib.SMTPException):
-        return DeliveryError(f"{what}: {redact.redact(str(exc))}", transient=True)
+        return DeliveryError(f"{what}: {echoed(exc)}", transient=True)
     return classify_os_error(exc, what)
+
+
+def _text(said: object) -> str:
+    """What a mail server said (bytes in smtplib's errors), as text."""
+    return said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
 
 
 #: what an EMAIL delivery publishes: the final dot of the mail
@@ -246,13 +255,13 @@ class _Session:
                 self.client.ehlo()
         except Exception as exc:
             self.__exit__()
-            raise _error(exc, f"connecting to {self.where}") from None
+            raise _error(exc, f"connecting to {self.where}", smtp) from None
         try:
             if smtp.username:
                 self.client.login(smtp.username, smtp.password.get_secret_value())
         except Exception as exc:
             self.__exit__()
-            raise _error(exc, f"logging in to {self.where}") from None
+            raise _error(exc, f"logging in to {self.where}", smtp) from None
         return self.client
 
     def __exit__(self, *exc: object) -> None:
@@ -271,7 +280,7 @@ def send_message(message: EmailMessage, recipient: str, context: Context, smtp: 
         try:
             client.send_message(message, from_addr=smtp.sender, to_addrs=[recipient])
         except Exception as exc:
-            raise _error(exc, f"sending to {recipient} through {session.where}") from None
+            raise _error(exc, f"sending to {recipient} through {session.where}", smtp) from None
 
 
 def _limit(smtp: SmtpSettings) -> int:

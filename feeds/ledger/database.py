@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from .. import redact, retry
 from ..errors import SettingsError
@@ -72,13 +72,18 @@ def dead_owner(owner: str | None) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs: a zombie (dead, not yet reaped, as a killed daemon's workers can be) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc: the signal test is all there is
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -98,6 +103,18 @@ _ADDED_COLUMNS = (
 )
 
 
+def _check_sqlite(conn: Any) -> None:
+    """A damaged SQLite file is found at open, not by the first run that reads the damaged page.
+
+    ``PRAGMA quick_check`` reads every page once (about 50 ms for an 80 MB
+    ledger); it raises, or reports the first problem, when the file is damaged.
+    """
+    problem = conn.execute(text("PRAGMA quick_check(1)")).scalar()
+    if problem != "ok":
+        detail = " ".join(str(problem).replace("*** in database main ***", "").split())
+        raise DatabaseError("PRAGMA quick_check", None, Exception(f"SQLite's quick_check says: {detail}"))
+
+
 class Database:
     """The engine of the ledger, its tables created and brought to the current schema."""
 
@@ -105,9 +122,28 @@ class Database:
         self.url = url
         self.engine = self._engine(url)
         try:
-            self._migrate()
-        except OperationalError as exc:
-            raise SettingsError(f"the state database {self.shown()} cannot be used: {exc.orig}") from None
+            self.engine.connect().close()  # a server that cannot be reached is said at once, not tried again
+            # Another process may create the tables or migrate between a check and a write: try again.
+            retry.LEDGER_SETUP.run(self._migrate, lambda exc: isinstance(
+                exc, (OperationalError, ProgrammingError, IntegrityError)))
+        except DatabaseError as exc:  # the first queries: a damaged file, a server that cannot be reached
+            self.engine.dispose()
+            raise SettingsError(self._unusable(exc)) from None
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def _unusable(self, exc: DatabaseError) -> str:
+        """One sentence for a ledger that cannot be opened, naming the file or server (no SQL, no password)."""
+        reason = " ".join(str(exc.orig or exc).split("\n")[0].split()) or type(exc).__name__
+        if self.url.startswith("sqlite:///"):
+            path = self.url[len("sqlite:///"):]
+            if isinstance(exc, OperationalError):
+                return f"the state database {path} cannot be used ({reason}); check state.database and the file"
+            return (f"the state database {path} is damaged ({reason}): move it away to start a new ledger, or "
+                    "restore it from a backup")
+        return (f"the state database {self.shown()} cannot be reached ({redact.redact(reason)}); check "
+                "state.database and that the database server runs")
 
     def shown(self) -> str:
         """The database for messages: no password."""
@@ -136,40 +172,28 @@ class Database:
                                 "(pip install 'feeds[postgres]')") from None
 
     def _migrate(self) -> None:
-        # Another process may create the tables between the check and the create: try again.
-        retry.LEDGER_SETUP.run(lambda: metadata.create_all(self.engine),
-                               lambda exc: isinstance(exc, (OperationalError, ProgrammingError, IntegrityError)))
-        for table, column, kind in _ADDED_COLUMNS:  # a ledger of an older schema version
-            self._add_column(table, column, kind)
+        """Create the tables and bring an older ledger to ``SCHEMA_VERSION``, in one transaction after the create."""
+        metadata.create_all(self.engine)
         with self.engine.begin() as conn:
+            if self.url.startswith("sqlite:///"):
+                _check_sqlite(conn)
+            for table, column, kind in _ADDED_COLUMNS:  # a ledger of an older schema version
+                if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-            if found is not None and int(found) < SCHEMA_VERSION:
-                conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
-            if found is None:
-                try:
-                    conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-                except IntegrityError:
-                    pass
-            elif int(found) > SCHEMA_VERSION:
+            if found is not None and int(found) > SCHEMA_VERSION:
                 raise SettingsError(
                     f"the state database {self.shown()} has schema version {found}, newer than this feeds "
                     f"understands ({SCHEMA_VERSION}); upgrade feeds"
                 )
+            if found is not None and int(found) < 3:
+                from .shared_names import fold_kept_names
 
-    def _add_column(self, table: str, column: str, kind: str) -> None:
-        """Add a column a newer schema has, unless it is there (another process may add it at the same time)."""
-        def present() -> bool:
-            with self.engine.connect() as conn:
-                return column in {c["name"] for c in inspect(conn).get_columns(table)}
-
-        if present():
-            return
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
-        except (OperationalError, ProgrammingError):
-            if not present():
-                raise
+                fold_kept_names(conn)  # schema 3: SITC file names compared case-folded and in NFC
+            if found is not None and int(found) < SCHEMA_VERSION:
+                conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+            if found is None:
+                conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -97,6 +97,8 @@ class Runs:
 
     def update(self, run_id: int, **fields: Any) -> None:
         values = {k: (redact.redact(v) if isinstance(v, str) and k in _MASKED else v) for k, v in fields.items()}
+        if "error" in values:
+            values["error"] = redact.stored(values["error"])  # a server's 50 KB reply is kept as 500 characters
         if isinstance(values.get("changes"), dict):
             values["changes"] = json.dumps(values["changes"])
         for key in ("ended_at", "slot_start", "started_at"):
@@ -110,7 +112,7 @@ class Runs:
         with self.engine.begin() as conn:
             conn.execute(insert(attempts).values(
                 run_id=run_id, number=number, started_at=stamp(started_at), ended_at=stamp(ended_at),
-                error=redact.redact(error) if error else None,
+                error=redact.stored(error) or None,
             ))
             conn.execute(update(runs).where(runs.c.id == run_id).values(attempts=number))
 
@@ -153,6 +155,32 @@ class Runs:
         with self.engine.connect() as conn:
             rows = conn.execute(select(runs).where(and_(runs.c.worker == worker, runs.c.status == "running")))
             return [RunRow.of(row) for row in rows.mappings()]
+
+    def largest_recent(self, feed_id: int, window: int) -> int | None:
+        """The most rows among the feed's last ``window`` deliveries, what the guard's row drop is measured against.
+
+        The window stops at the newest delivery of a file that had been held
+        before (a release, or a ``--no-guard`` run of the same bytes): once the
+        operator has sent a smaller catalogue, it is the new measure, and the
+        feed is not held again for the days its older, larger files stay in
+        the window.
+        """
+        with self.engine.connect() as conn:
+            delivered = conn.execute(
+                select(runs.c.id, runs.c.rows, runs.c.sha256)
+                .where(and_(runs.c.feed_id == feed_id, runs.c.status == "delivered"))
+                .order_by(runs.c.id.desc()).limit(window)).all()
+            hashes = {sha256 for _, _, sha256 in delivered if sha256}
+            held = dict(conn.execute(
+                select(runs.c.sha256, func.min(runs.c.id))
+                .where(and_(runs.c.feed_id == feed_id, runs.c.status == "held", runs.c.sha256.in_(hashes)))
+                .group_by(runs.c.sha256)).all()) if hashes else {}
+        counted: list[int] = []
+        for run_id, rows, sha256 in delivered:
+            counted.append(rows or 0)
+            if sha256 in held and held[sha256] < run_id:
+                break
+        return max(counted, default=None)
 
     def attempts_of(self, run_id: int) -> list[AttemptRow]:
         with self.engine.connect() as conn:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text
 
-#: 2: runs.changes, snapshots, alert streaks, shared names; 3: runs.worker and runs.publishing, claims.worker
+#: 2: runs.changes, snapshots, alert streaks, shared names; 3: shared names kept case-folded and in NFC,
+#: runs.worker and runs.publishing, claims.worker, the feed list of the last wake
 SCHEMA_VERSION = 3
 
 metadata = MetaData()

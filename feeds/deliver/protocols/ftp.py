@@ -90,10 +90,11 @@ class ReusingFTP_TLS(BoundedFTP, ftplib.FTP_TLS):
         return conn, size
 
 
-def _error(exc: BaseException, what: str) -> DeliveryError:
+def _error(exc: BaseException, what: str, server: ServerFolder) -> DeliveryError:
+    """The error a failed FTP step is; the server's text in it with the target's password masked (SPEC §11)."""
     if isinstance(exc, DeliveryError):
         return exc
-    text = redact.redact(str(exc)).strip()
+    text = redact.echoed(str(exc), server.password.get_secret_value())
     if isinstance(exc, ftplib.error_perm):
         code = text[:3]
         if code == "530":
@@ -123,7 +124,7 @@ def _connect(server: ServerFolder, context: Context, ftps: FtpsSettings) -> Boun
         ftp.connect(address, server.port)
         ftp.host = server.host  # TLS checks the certificate against the name, not the address
     except Exception as exc:
-        raise _error(exc, f"connecting to {where}") from None
+        raise _error(exc, f"connecting to {where}", server) from None
     try:
         ftp.login(server.user, server.password.get_secret_value())  # FTP_TLS sends AUTH TLS first
         if isinstance(ftp, ftplib.FTP_TLS):
@@ -131,7 +132,7 @@ def _connect(server: ServerFolder, context: Context, ftps: FtpsSettings) -> Boun
         ftp.set_pasv(True)
     except Exception as exc:
         _close(ftp)
-        raise _error(exc, f"logging in to {where}") from None
+        raise _error(exc, f"logging in to {where}", server) from None
     return ftp
 
 
@@ -181,7 +182,7 @@ def send(job: Job, server: ServerFolder, where: str, context: Context, section: 
         except Cancelled:
             raise
         except Exception as exc:
-            raise _error(exc, f"uploading to {where}") from None
+            raise _error(exc, f"uploading to {where}", server) from None
         before_publishing(size, job, where, context)
         context.publish(temporary)
         try:
@@ -192,7 +193,7 @@ def send(job: Job, server: ServerFolder, where: str, context: Context, section: 
                 _delete_quietly(ftp, job.filename)
                 ftp.rename(temporary, job.filename)
         except Exception as exc:
-            raise _error(exc, f"renaming the upload to {job.filename!r} on {server.host}") from None
+            raise _error(exc, f"renaming the upload to {job.filename!r} on {server.host}", server) from None
         context.drop_leftover(temporary)
         _close(ftp)
         return where
@@ -255,7 +256,8 @@ def probe(server: ServerFolder, context: Context, section: FtpsSettings) -> str:
             write_rename_delete(written, renamed, lambda name: ftp.storbinary(f"STOR {name}", io.BytesIO(PROBE)),
                                 ftp.rename, ftp.delete)
         except Exception as exc:
-            raise _error(exc, f"writing a probe file in {server.directory or 'the login folder'} on {server.host}") from None
+            folder = server.directory or "the login folder"
+            raise _error(exc, f"writing a probe file in {folder} on {server.host}", server) from None
         return "logged in; wrote, renamed and deleted a probe file"
     finally:
         _close(ftp)
@@ -266,4 +268,4 @@ def _enter_folder(ftp: ftplib.FTP, server: ServerFolder) -> None:
         if server.directory:
             ftp.cwd(server.directory)
     except Exception as exc:
-        raise _error(exc, f"opening the folder {server.directory!r} on {server.host}") from None
+        raise _error(exc, f"opening the folder {server.directory!r} on {server.host}", server) from None

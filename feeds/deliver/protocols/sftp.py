@@ -97,7 +97,8 @@ def check_host_key(key: paramiko.PKey, server: ServerFolder, context: Context, s
         )
 
 
-def _error(exc: BaseException, what: str) -> DeliveryError:
+def _error(exc: BaseException, what: str, server: ServerFolder) -> DeliveryError:
+    """The error a failed SFTP step is; the server's text in it with the target's password masked (SPEC §11)."""
     import paramiko  # lazy: see the import at the top
 
     if isinstance(exc, (DeliveryError, Cancelled)):
@@ -106,15 +107,19 @@ def _error(exc: BaseException, what: str) -> DeliveryError:
         return DeliveryError(f"{what}: the server refused the login; check the user name and password",
                              reason="login refused")
     if isinstance(exc, paramiko.SSHException):
-        return DeliveryError(f"{what}: {redact.redact(str(exc)) or 'SSH failed'}", transient=True)
+        return DeliveryError(f"{what}: {_echoed(exc, server) or 'SSH failed'}", transient=True)
     if isinstance(exc, PermissionError) or (isinstance(exc, OSError) and exc.errno in (13, 1)):
         return DeliveryError(f"{what}: permission denied on the server", reason="folder not writable")
     if isinstance(exc, FileNotFoundError) or (isinstance(exc, OSError) and exc.errno == 2):
         return DeliveryError(f"{what}: no such file or folder on the server")
     if isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError, socket.timeout)) and exc.errno is None:
         # SFTP status errors carry no errno: "Failure" is what a full disk looks like.
-        return DeliveryError(f"{what}: the server failed ({redact.redact(str(exc))})", transient=True)
+        return DeliveryError(f"{what}: the server failed ({_echoed(exc, server)})", transient=True)
     return classify_os_error(exc, what)
+
+
+def _echoed(exc: BaseException, server: ServerFolder) -> str:
+    return redact.echoed(str(exc), server.password.get_secret_value())
 
 
 def send(job: Job, server: ServerFolder, where: str, context: Context, section: SftpSettings) -> str:
@@ -162,7 +167,7 @@ def _probe(sftp: paramiko.SFTPClient, server: ServerFolder) -> str:
         write_rename_delete(written, renamed, lambda name: sftp.putfo(io.BytesIO(PROBE), name, confirm=False),
                             sftp.rename, sftp.remove)
     except Exception as exc:
-        raise _error(exc, f"writing a probe file in {folder} on {server.host}") from None
+        raise _error(exc, f"writing a probe file in {folder} on {server.host}", server) from None
     return "logged in; wrote, renamed and deleted a probe file"
 
 
@@ -189,7 +194,7 @@ def _session(server: ServerFolder, context: Context, section: SftpSettings, work
         try:
             sock = context.opened(socket.create_connection((address, server.port), timeout=timeout))
         except OSError as exc:
-            raise _error(exc, f"connecting to SFTP {where}") from None
+            raise _error(exc, f"connecting to SFTP {where}", server) from None
         capped = limits.CappedSocket(sock, f"the SSH server {where}")  # paramiko reads banners without a bound
         try:
             transport = paramiko.Transport(capped)
@@ -198,20 +203,20 @@ def _session(server: ServerFolder, context: Context, section: SftpSettings, work
             transport.start_client(timeout=timeout)
             key = transport.get_remote_server_key()
         except Exception as exc:
-            raise _error(exc, f"starting SSH with {where}") from None
+            raise _error(exc, f"starting SSH with {where}", server) from None
         capped.release()
         check_host_key(key, server, context, section)
         try:
             transport.auth_password(server.user, server.password.get_secret_value())
         except Exception as exc:
-            raise _error(exc, f"logging in to SFTP {where} as {server.user!r}") from None
+            raise _error(exc, f"logging in to SFTP {where} as {server.user!r}", server) from None
         try:
             sftp = paramiko.SFTPClient.from_transport(transport)
             if sftp is None:
                 raise paramiko.SSHException("the server refused the SFTP subsystem")
             sftp.get_channel().settimeout(timeout)
         except Exception as exc:
-            raise _error(exc, f"opening SFTP on {where}") from None
+            raise _error(exc, f"opening SFTP on {where}", server) from None
         return work(sftp)
     finally:
         if transport is not None:
@@ -235,13 +240,13 @@ def _upload(sftp: paramiko.SFTPClient, job: Job, server: ServerFolder, context: 
                 sftp.putfo(handle, temporary, file_size=job.size, callback=progress, confirm=False)
             size = sftp.stat(temporary).st_size
         except Exception as exc:
-            raise _error(exc, f"uploading to {where}") from None
+            raise _error(exc, f"uploading to {where}", server) from None
         before_publishing(size, job, where, context)
         context.publish(temporary)
         try:
             _rename_over(sftp, temporary, final)
         except Exception as exc:
-            raise _error(exc, f"renaming the upload to {job.filename!r} on {server.host}") from None
+            raise _error(exc, f"renaming the upload to {job.filename!r} on {server.host}", server) from None
         context.drop_leftover(temporary)
         return where
     except BaseException:

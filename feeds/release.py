@@ -1,0 +1,81 @@
+"""``feeds release RUN_ID``: a held file delivered exactly as it was held (SPEC §12).
+
+The release is a run of its own (a manual, delivered one) that sends the
+archived bytes of the held run through the same delivery path as any run
+(``runner._Run``): the same deadline, cancellation, leftovers and error
+mapping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from . import redact
+from .changes import Changes
+from .config import SECRET_FIELDS, HubFeed, validated
+from .deliver import Job
+from .errors import ConfigError, UsageError
+from .hub import HubClient, Hubs, as_hubs
+from .ledger import Ledger, RunRow, parse_stamp
+from .runner import RunEnvironment, RunResult, _Run
+
+
+def release(env: RunEnvironment, hub: Hubs | HubClient, ledger: Ledger, run_id: int,
+            sleep: Callable[[float], None] | None = None) -> RunResult:
+    """``feeds release RUN_ID``: deliver a held file exactly as it was held, and record a delivered run.
+
+    The bytes are the archived ones (their SHA-256 checked against the held
+    run's), under the held file name, to where the feed delivers now. The
+    held run's slot counts as delivered afterwards, so the daemon does not
+    render it again.
+    """
+    held = _held_run(ledger, run_id)
+    path = Path(held.archive_path or "")
+    hubs = as_hubs(hub)
+    feed_id = held.feed_id
+    seen = HubFeed.read(hubs.get_feed(feed_id))
+    with redact.run_scope() as secrets:
+        result = RunResult(feed_id, seen.name, "manual", method=seen.method or "", organisation=seen.organisation,
+                           changes=Changes.from_json(held.changes), secrets=secrets)
+        run = _Run(env, ledger, result, None, sleep)
+        run.start()
+        result.filename, result.rows, result.bytes, result.sha256 = (held.filename or "", held.rows or 0,
+                                                                     held.bytes or 0, held.sha256 or "")
+        run.archived = path
+        with run.recorded():
+            feed = validated(seen.raw, feed_id)
+            secrets.add(*(getattr(feed, name) for name in SECRET_FIELDS))
+            target = env.deliveries.target(feed)
+            result.destination = target.describe(result.filename)
+            ledger.runs.update(result.run_id or 0, filename=result.filename, rows=result.rows, bytes=result.bytes,
+                               sha256=result.sha256, destination=result.destination, changes=held.changes,
+                               archive_path=str(path))
+            job = Job(feed, path, result.filename, result.bytes, result.sha256, result.rows, result.started_at,
+                      result.run_id, changes=result.changes)
+            run.deliver(feed, job, target)
+            snapshot = ledger.snapshots.of_run(run_id)
+            if snapshot is not None:
+                ledger.snapshots.store(result.run_id or 0, feed_id, snapshot)
+                ledger.snapshots.prune(feed_id, result.run_id or 0)
+            if held.slot_start:
+                ledger.claims.settle(feed_id, parse_stamp(held.slot_start), "delivered")  # type: ignore[arg-type]
+    return result
+
+
+def _held_run(ledger: Ledger, run_id: int) -> RunRow:
+    """The held run to release, its archived file checked; UsageError or ConfigError otherwise."""
+    held = ledger.runs.get(run_id)
+    if held is None:
+        raise UsageError(f"there is no run {run_id} in the ledger; `feeds history` lists the runs")
+    if held.status != "held":
+        raise UsageError(f"run {run_id} is {held.status}, not held; only a held file can be released")
+    path = Path(held.archive_path or "")
+    if not held.archive_path or not path.is_file():
+        raise ConfigError(f"run {run_id}'s held file is no longer in the archive ({held.archive_path}); "
+                          f"run the feed again with: feeds run --id {held.feed_id}")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != held.sha256:
+        raise ConfigError(f"run {run_id}'s archived file does not match what was held (SHA-256 differs); "
+                          "nothing was sent")
+    return held
