@@ -25,6 +25,7 @@ from .web import WebSettings
 if TYPE_CHECKING:
     from .daemon import Daemon, Service
     from .hub import Hubs
+    from .hub.sandbox import Sandbox
     from .ledger import Ledger
     from .runner import RunEnvironment
 
@@ -43,9 +44,11 @@ Settings: Any = loader.compose("Settings", {
 SECTIONS = loader.sections_of(Settings)
 
 
-def load_settings(option: str | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """The settings of ``--config`` (or ``$FEEDS_CONFIG``, ``./feeds.toml``) and the environment."""
-    return loader.load(Settings, option, environ)
+def load_settings(option: str | None = None, environ: dict[str, str] | None = None,
+                  required: bool = False) -> Settings:
+    """The settings of ``--config`` (or ``$FEEDS_CONFIG``, ``./feeds.toml``) and the environment;
+    ``required``: no settings file found is a settings error."""
+    return loader.load(Settings, option, environ, required=required)
 
 
 def open_hubs(settings: Settings, **client_options: Any) -> Hubs:
@@ -55,7 +58,17 @@ def open_hubs(settings: Settings, **client_options: Any) -> Hubs:
 
     keys = frozenset(key for name in SECRET_FIELDS for key in raw_names(name))
     client_options.setdefault("secret_keys", keys)
+    if settings.hub.is_sandbox and "sandbox" not in client_options:
+        client_options["sandbox"] = builtin_sandbox(settings.state)
     return Hubs.open(settings.hub, settings.organisations, **client_options)
+
+
+def builtin_sandbox(state: StateSettings) -> Sandbox:
+    """``hub.base_url = "sandbox"``: the sample feeds, with uploads kept in the state folder between commands."""
+    from .hub.sandbox import FeedStore, Sandbox
+    from .hub.sandbox.store import FILE_NAME
+
+    return Sandbox.from_samples(store=FeedStore(state.folder / FILE_NAME))
 
 
 def open_ledger(settings: Settings) -> Ledger:
@@ -90,6 +103,7 @@ def daemon(settings: Settings, hubs: Hubs, ledger: Ledger, **options: Any) -> Da
 def service(settings: Settings, web_port: int | None = None, web_host: str = "127.0.0.1") -> Service:
     """``feeds daemon`` built: Hub clients, ledger, the daemon, and the status page when a port is given."""
     import logging
+    from datetime import datetime, timezone
 
     from .daemon import Service
     from .errors import FeedsError, SettingsError, UsageError
@@ -99,7 +113,11 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     if web_port is not None:
         check_binding(web_host, settings.web)  # beyond loopback only with web.token: exit 2 before anything
     metrics = Metrics()
-    hubs = open_hubs(settings, on_request=metrics.hub_request)
+    options: dict[str, Any] = {}
+    if settings.hub.is_sandbox:  # something to see at once: the first active feed moved into this slot
+        options["sandbox"] = builtin_sandbox(settings.state)
+        options["sandbox"].bring_due(datetime.now(timezone.utc))
+    hubs = open_hubs(settings, on_request=metrics.hub_request, **options)
     try:
         hubs.identify()  # a table filed under the wrong organisation stops the start (exit 2)
     except SettingsError:
