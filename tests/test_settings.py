@@ -174,6 +174,9 @@ def test_a_settings_file_can_be_required(tmp_path, monkeypatch):
         wiring.load_settings(None, {}, required=True)
     (tmp_path / "feeds.toml").write_text("")
     assert wiring.load_settings(None, {}, required=True).source == "feeds.toml"
+    only_environment = wiring.load_settings(None, {"FEEDS_CONFIG": "/dev/null", "FEEDS_HUB_CLIENT_ID": "x",
+                                                   "FEEDS_STATE_DATABASE": "f.db"}, required=True)
+    assert only_environment.hub.client_id == "x" and only_environment.state.where == f"{tmp_path}/f.db"
 
 
 def test_the_env_file_reader(tmp_path):
