@@ -126,6 +126,7 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
         logging.getLogger("feeds.daemon").warning(
             "could not ask Hub who the credentials belong to (%s); trying again at the next wake", exc)
     ledger = open_ledger(settings)
+    logging.getLogger("feeds.daemon").info("ledger %s (%s)", settings.state.where, settings.origin("state", "database"))
     built = daemon(settings, hubs, ledger, metrics=metrics)
     built.env.archive.clean_spool()
     server = None

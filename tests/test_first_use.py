@@ -237,6 +237,7 @@ def test_the_readme_sandbox_daemon_delivers_within_its_first_minute(tmp_path, sa
     assert delivered["method"] == "EMAIL" and Path(delivered["file"]).is_file()
     assert Path(delivered["file"]).parent == tmp_path / "outbox" / "1"
     assert "moved to timeslot" in daemon.text()
+    assert f"ledger {tmp_path}/state/feeds.db (state.database in {sandbox_copy})" in daemon.text()
     page = wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/"), what="the status page")
     assert page.status_code == 200 and "Email feed" in page.text
     assert "feeds_runs_total" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
