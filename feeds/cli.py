@@ -28,21 +28,29 @@ log = logging.getLogger("feeds.cli")
 
 
 class App:
-    """What every command shares: the settings (read when first needed) and -v."""
+    """What every command shares: the settings (read when first needed), the --env-file variables and -v."""
 
-    def __init__(self, config_path: str | None, verbose: int, log_format: str):
+    def __init__(self, config_path: str | None, verbose: int, log_format: str,
+                 env_file: dict[str, str] | None = None):
         self.config_path = config_path
         self.verbose = verbose
         self.log_format = log_format
+        self.env_file = env_file or {}
         self._settings = None
 
     @property
     def settings(self):
+        """Commands that read Hub or the ledger need a settings file: without one, exit 2 before any request."""
         if self._settings is None:
             from . import wiring
 
-            self._settings = wiring.load_settings(self.config_path)
+            environ = {**os.environ, **self.env_file}  # --env-file wins: it is the more explicit
+            self._settings = wiring.load_settings(self.config_path, environ, required=True)
         return self._settings
+
+    def ledger_line(self) -> str:
+        """Which ledger this command reads, and which setting chose it."""
+        return f"ledger {self.settings.state.where} ({self.settings.origin('state', 'database')})"
 
     def hubs(self):
         """A Hub client for each credential set of the settings."""
@@ -53,6 +61,7 @@ class App:
     def ledger(self):
         from . import wiring
 
+        log.info("%s", self.ledger_line())
         return wiring.open_ledger(self.settings)
 
 
@@ -98,18 +107,26 @@ class FeedsGroup(click.Group):
 
 @click.group(cls=FeedsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="FILE", help="Settings file (default: $FEEDS_CONFIG, else ./feeds.toml).")
+@click.option("--env-file", "env_file", metavar="FILE",
+              help="Read FEEDS_* variables from FILE (NAME=value lines, as the service's EnvironmentFile); "
+                   "they win over the environment.")
 @click.option("-v", "--verbose", count=True, help="Show more: -v progress and retries, -vv everything.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log lines as text or one JSON object per line.")
 @click.version_option(__version__, prog_name="feeds")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: str) -> None:
+def cli(ctx: click.Context, config_path: str | None, env_file: str | None, verbose: int, log_format: str) -> None:
     """Generate and deliver Hub stock and price feeds."""
     # Everything feeds writes (the state database, archive, outbox, host keys) is the owner's
     # alone, 0600 and folders 0700, whatever umask it was started with (SPEC §11).
     os.umask(0o077)
     logs.configure(verbose, log_format)
-    ctx.obj = App(config_path, verbose, log_format)
+    variables = None
+    if env_file is not None:
+        from .settings import read_env_file
+
+        variables = read_env_file(env_file)  # a bad file is exit 2 whatever the command
+    ctx.obj = App(config_path, verbose, log_format, variables)
 
 
 # --- configurations ------------------------------------------------------------
@@ -270,6 +287,7 @@ def history(app: App, feed_id: int | None, limit: int, as_json: bool) -> None:
     if as_json:
         _print_json(runs)
     else:
+        _out(app.ledger_line())
         history_table(runs, feed_id)
 
 
@@ -312,6 +330,7 @@ def status(app: App, as_json: bool) -> None:
     if as_json:
         _print_json(statuses)
     else:
+        _out(app.ledger_line())
         status_table(statuses)
 
 

@@ -6,11 +6,20 @@ composes them into the product's ``Settings`` with ``compose``, and ``load``
 fills any such model from a file and the environment.
 
 The file is chosen by ``--config``, else ``$FEEDS_CONFIG``, else
-``./feeds.toml`` when it exists, else the built-in defaults are used. Unknown
-keys and wrong types are errors that name the key (exit status 2), because a
-misspelt setting that is silently ignored is worse than one that stops.
-Relative paths are taken from the current directory, like any command line
-tool's.
+``./feeds.toml`` when it exists, else the built-in defaults are used (the
+command line asks for a file: ``load(..., required=True)``). Unknown keys and
+wrong types are errors that name the key (exit status 2), because a misspelt
+setting that is silently ignored is worse than one that stops.
+
+A relative path in the file (a ``LocalPath`` field: the ledger, the archive,
+the outbox, CA files, known_hosts) is taken from the file's folder, so that
+every command reads the same ledger wherever it is run from; a relative path
+in a ``FEEDS_*`` variable is taken from the current directory, like a command
+line argument. Where each value came from is kept (``Settings.origin``), so
+that commands can say which ledger they read and why.
+
+``read_env_file`` reads ``FEEDS_*`` variables from a ``KEY=VALUE`` file (the
+service's ``EnvironmentFile``), for ``feeds --env-file``.
 
 Every ``SecretStr`` value of every section is registered as a secret when the
 settings are read, so that it is masked in everything the process writes.
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
@@ -28,7 +38,7 @@ from pydantic import Field, SecretStr, ValidationError, create_model
 
 from . import redact
 from .errors import SettingsError
-from .sections import Section
+from .sections import PATH, Section
 
 log = logging.getLogger("feeds.settings")
 
@@ -44,6 +54,12 @@ class SettingsBase(Section):
 
     #: where the settings came from, for messages
     source: str = Field("built-in defaults", exclude=True)
+    #: "section.key" -> where its value came from ("state.database in /etc/feeds/feeds.toml", "FEEDS_STATE_DATABASE")
+    origins: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    def origin(self, section: str, key: str) -> str:
+        """Where the value of ``section.key`` came from, for messages."""
+        return self.origins.get(f"{section}.{key}", f"the built-in default of {section}.{key}")
 
 
 def compose(name: str, sections: dict[str, Any]) -> type[SettingsBase]:
@@ -58,13 +74,13 @@ def compose(name: str, sections: dict[str, Any]) -> type[SettingsBase]:
 def sections_of(model: type[SettingsBase]) -> dict[str, type[Section]]:
     """The plain sections of a settings model, by name."""
     return {name: field.annotation for name, field in model.model_fields.items()  # type: ignore[misc]
-            if name != "source" and get_origin(field.annotation) is not dict}
+            if name not in SettingsBase.model_fields and get_origin(field.annotation) is not dict}
 
 
 def tables_of(model: type[SettingsBase]) -> dict[str, type[Section]]:
     """The sections that come as tables by id (``[organisations.<id>]``), by name."""
     return {name: get_args(field.annotation)[1] for name, field in model.model_fields.items()
-            if get_origin(field.annotation) is dict}
+            if name not in SettingsBase.model_fields and get_origin(field.annotation) is dict}
 
 
 def expand_path(path: str) -> Path:
@@ -82,11 +98,22 @@ def choose_file(option: str | None, environ: dict[str, str] | None = None) -> Pa
     return local if local.is_file() else None
 
 
-def load(model: type[S], option: str | None = None, environ: dict[str, str] | None = None) -> S:
-    """Read the settings file and the environment into ``model``; raise SettingsError naming the key."""
+def no_file_message() -> str:
+    return (f"no settings file: --config is not given, FEEDS_CONFIG is not set and there is no feeds.toml in "
+            f"{Path.cwd()}; give the settings file with --config FILE (the example settings file "
+            "feeds.example.toml shows every key)")
+
+
+def load(model: type[S], option: str | None = None, environ: dict[str, str] | None = None,
+         required: bool = False) -> S:
+    """Read the settings file and the environment into ``model``; raise SettingsError naming the key.
+
+    ``required``: no settings file found is an error (before anything is asked of Hub or the ledger)."""
     environ = dict(os.environ if environ is None else environ)
     sections, tables = sections_of(model), tables_of(model)
     path = choose_file(option, environ)
+    if path is None and required:
+        raise SettingsError(no_file_message())
     data: dict[str, Any] = {}
     source = "built-in defaults"
     if path is not None:
@@ -94,6 +121,13 @@ def load(model: type[S], option: str | None = None, environ: dict[str, str] | No
         source = str(path)
     by_id = {name: _tables(name, tables[name], data.pop(name, {}), source) for name in tables}
     _check_shape(data, sections, tables, source)
+    if path is not None:
+        folder = path.absolute().parent
+        for section, values in data.items():
+            _resolve_paths(values, sections[section], folder)
+        for table, entries in by_id.items():
+            for values in entries.values():
+                _resolve_paths(values, tables[table], folder)
     origins: dict[tuple[str, str], str] = {
         (section, key): f"{section}.{key} in {source}" for section, values in data.items() for key in values
     }
@@ -103,11 +137,12 @@ def load(model: type[S], option: str | None = None, environ: dict[str, str] | No
         table = next((t for t in tables if name.startswith(f"{ENV_PREFIX}{t.upper()}_")), None)
         if table is not None:
             number, key = _env_table_key(name, table, tables[table])
-            by_id[table].setdefault(number, {})[key] = value
+            by_id[table].setdefault(number, {})[key] = _resolved(value, tables[table], key, Path.cwd())
             origins[(f"{table}.{number}", key)] = name
             continue
         section, key = _env_key(name, sections)
-        data.setdefault(section, {})[key] = _from_env(name, value, sections[section], key)
+        data.setdefault(section, {})[key] = _resolved(_from_env(name, value, sections[section], key),
+                                                      sections[section], key, Path.cwd())
         origins[(section, key)] = name
     for table, entries in by_id.items():
         checked: dict[int, Section] = {}
@@ -119,8 +154,9 @@ def load(model: type[S], option: str | None = None, environ: dict[str, str] | No
             except ValidationError as exc:
                 raise SettingsError(_explain(exc, origins, tables[table], prefix=(here,))) from None
         data[table] = checked
+    told = {".".join(where): said for where, said in origins.items()}
     try:
-        settings = model.model_validate({**data, "source": source})
+        settings = model.model_validate({**data, "source": source, "origins": told})
     except ValidationError as exc:
         raise SettingsError(_explain(exc, origins, model)) from None
     for section in _every_section(settings):
@@ -139,6 +175,28 @@ def _every_section(settings: SettingsBase) -> list[Section]:
         elif isinstance(value, dict):
             found.extend(v for v in value.values() if isinstance(v, Section))
     return found
+
+
+def is_path(section: type[Section], key: str) -> bool:
+    """Whether ``section.key`` is a ``LocalPath``: a file or folder on this machine."""
+    field = section.model_fields.get(key)
+    return field is not None and any(item is PATH for item in field.metadata)
+
+
+def _resolved(value: Any, section: type[Section], key: str, folder: Path) -> Any:
+    """``value`` as given, or, for a relative path setting, taken from ``folder``.
+
+    ``~`` stays for the section to expand (the home of whoever runs feeds); a URL (``://``) is not a path."""
+    if not (isinstance(value, str) and value and is_path(section, key)):
+        return value
+    if "://" in value or value.startswith("~") or Path(value).is_absolute():
+        return value
+    return os.path.normpath(folder / value)  # "../state" shown as the folder it is
+
+
+def _resolve_paths(values: dict[str, Any], section: type[Section], folder: Path) -> None:
+    for key, value in values.items():
+        values[key] = _resolved(value, section, key, folder)
 
 
 def _tables(name: str, kind: type[Section], tables: Any, source: str) -> dict[int, dict[str, Any]]:
@@ -214,6 +272,7 @@ def _env_key(name: str, sections: dict[str, type[Section]]) -> tuple[str, str]:
     )
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -278,3 +337,36 @@ def _explain(exc: ValidationError, origins: dict[tuple[str, str], str], model: t
     if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
         return f"setting {where} is out of range: {error['msg'].lower().replace('input should be', 'it must be')}{shown}"
     return f"setting {where}: {error['msg']}"
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """The ``FEEDS_*`` variables of a file of ``KEY=VALUE`` lines (blank lines and ``#`` comments allowed).
+
+    The format is what systemd's ``EnvironmentFile`` and ``set -a; . FILE`` both read: one pair of quotes
+    around a value is removed, nothing else is interpreted. A line is never shown in an error, since the
+    values are secrets; the error names the line by its number."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"environment file {path} does not exist; give an existing file to --env-file") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"environment file {path} is not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise SettingsError(f"environment file {path} cannot be read: {exc.strerror}") from None
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = line.partition("=")
+        if not equals or not _ENV_NAME.fullmatch(name):
+            raise SettingsError(f"line {number} of environment file {path} is not NAME=value; write one "
+                                "FEEDS_<SECTION>_<KEY>=value per line (blank lines and # comments are allowed)")
+        if not name.startswith(ENV_PREFIX):
+            raise SettingsError(f"line {number} of environment file {path} sets {name}, which is not a FEEDS_* "
+                                "variable; the file holds feeds settings only, such as FEEDS_HUB_CLIENT_SECRET")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        found[name] = value
+    return found

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .daemon import Daemon, Service
     from .daemon.workers import WorkerSetup
     from .hub import Hubs
+    from .hub.sandbox import Sandbox
     from .ledger import Ledger
     from .runner import RunEnvironment
 
@@ -44,9 +45,11 @@ Settings: Any = loader.compose("Settings", {
 SECTIONS = loader.sections_of(Settings)
 
 
-def load_settings(option: str | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """The settings of ``--config`` (or ``$FEEDS_CONFIG``, ``./feeds.toml``) and the environment."""
-    return loader.load(Settings, option, environ)
+def load_settings(option: str | None = None, environ: dict[str, str] | None = None,
+                  required: bool = False) -> Settings:
+    """The settings of ``--config`` (or ``$FEEDS_CONFIG``, ``./feeds.toml``) and the environment;
+    ``required``: no settings file found is a settings error."""
+    return loader.load(Settings, option, environ, required=required)
 
 
 def _secret_keys() -> frozenset[str]:
@@ -61,7 +64,17 @@ def open_hubs(settings: Settings, **client_options: Any) -> Hubs:
     from .hub import Hubs
 
     client_options.setdefault("secret_keys", _secret_keys())
+    if settings.hub.is_sandbox and "sandbox" not in client_options:
+        client_options["sandbox"] = builtin_sandbox(settings.state)
     return Hubs.open(settings.hub, settings.organisations, **client_options)
+
+
+def builtin_sandbox(state: StateSettings) -> Sandbox:
+    """``hub.base_url = "sandbox"``: the sample feeds, with uploads kept in the state folder between commands."""
+    from .hub.sandbox import FeedStore, Sandbox
+    from .hub.sandbox.store import FILE_NAME
+
+    return Sandbox.from_samples(store=FeedStore(state.folder / FILE_NAME))
 
 
 def open_ledger(settings: Settings) -> Ledger:
@@ -124,6 +137,7 @@ def daemon(settings: Settings, hubs: Hubs, ledger: Ledger, **options: Any) -> Da
 def service(settings: Settings, web_port: int | None = None, web_host: str = "127.0.0.1") -> Service:
     """``feeds daemon`` built: Hub clients, ledger, the daemon, and the status page when a port is given."""
     import logging
+    from datetime import datetime, timezone
 
     from .config import HubFeed
     from .daemon import Service
@@ -134,7 +148,11 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     if web_port is not None:
         check_binding(web_host, settings.web)  # beyond loopback only with web.token: exit 2 before anything
     metrics = Metrics()
-    hubs = open_hubs(settings, on_request=metrics.hub_request)
+    options: dict[str, Any] = {}
+    if settings.hub.is_sandbox:  # something to see at once: the first active feed moved into this slot
+        options["sandbox"] = builtin_sandbox(settings.state)
+        options["sandbox"].bring_due(datetime.now(timezone.utc))
+    hubs = open_hubs(settings, on_request=metrics.hub_request, **options)
     try:
         hubs.identify()  # a table filed under the wrong organisation stops the start (exit 2)
     except SettingsError:
@@ -143,6 +161,7 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
         logging.getLogger("feeds.daemon").warning(
             "could not ask Hub who the credentials belong to (%s); trying again at the next wake", exc)
     ledger = open_ledger(settings)
+    logging.getLogger("feeds.daemon").info("ledger %s (%s)", settings.state.where, settings.origin("state", "database"))
     built = daemon(settings, hubs, ledger, metrics=metrics)
     built.env.archive.clean_spool()
     fleet = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -24,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.0/8,::1/128"
 SAMPLES = REPO / "sample_configs"
 BIN = Path(sys.executable).parent
+#: the sandbox settings as the README's commands name them, from the test's folder (see ``sandbox_copy``)
+SANDBOX_TOML = "sample_configs/sandbox.toml"
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +40,16 @@ def _clean_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("FEEDS_DELIVERY_ALLOW_NETWORKS", LOOPBACK)
     monkeypatch.chdir(tmp_path)
     redact.forget_all()
+
+
+@pytest.fixture
+def sandbox_copy(tmp_path) -> Path:
+    """``sample_configs/sandbox.toml`` copied into the test's folder (its working directory): the file's
+    relative paths (``../outbox``, ``../state``) land in the test's folder as the README's land in the
+    repository's, and no test sees another's ledger."""
+    folder = tmp_path / "sample_configs"
+    folder.mkdir(exist_ok=True)
+    return Path(shutil.copy(SAMPLES / "sandbox.toml", folder / "sandbox.toml"))
 
 
 ALL_COLUMNS = ["name", "stock", "price", "rrp", "vendor", "mpn", "ean"]

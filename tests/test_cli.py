@@ -11,9 +11,10 @@ from click.testing import CliRunner
 
 from feeds.cli import cli
 
-from conftest import BIN, SAMPLES, write_settings
+from conftest import BIN, SAMPLES, SANDBOX_TOML, write_settings
 
-SANDBOX_TOML = str(SAMPLES / "sandbox.toml")
+#: the README's sandbox settings, copied into each test's folder
+pytestmark = pytest.mark.usefixtures("sandbox_copy")
 
 
 def error_line(output: str) -> str:
@@ -277,7 +278,8 @@ def test_bad_settings_exit_2(tmp_path):
 
 
 def test_unreachable_hub_is_one_sentence(tmp_path):
-    conf = write_settings(tmp_path / "f.toml", '[hub]\nbase_url = "http://127.0.0.1:9/api/v1"\nattempts = 1\n')
+    conf = write_settings(tmp_path / "f.toml", '[hub]\nbase_url = "http://127.0.0.1:9/api/v1"\nattempts = 1\n'
+                                               'client_id = "id"\nclient_secret = "secret"\n')
     result = invoke("--config", str(conf), "list")
     assert result.exit_code == 1
     assert error_line(result.output).startswith("error: Hub could not be reached")

@@ -11,10 +11,11 @@ from click.testing import CliRunner
 
 from feeds.cli import cli
 
-from conftest import BIN, SAMPLES, write_settings
+from conftest import BIN, SAMPLES, SANDBOX_TOML, write_settings
 
 GOLDEN = SAMPLES.parent / "tests" / "golden"
-SANDBOX_TOML = str(SAMPLES / "sandbox.toml")
+#: the README's sandbox settings, copied into each test's folder
+pytestmark = pytest.mark.usefixtures("sandbox_copy")
 
 
 def invoke(*args):

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 from click.testing import CliRunner
 
 from feeds.cli import cli
 
 from feeds.hub.sandbox import Catalogue, RunningSandbox, Sandbox
 
-from conftest import BIN, SAMPLES, write_settings
+from conftest import BIN, SAMPLES, SANDBOX_TOML, write_settings
 from servers import FtpServer
 
 GOLDEN = SAMPLES.parent / "tests" / "golden"
-SANDBOX_TOML = str(SAMPLES / "sandbox.toml")
+#: the README's sandbox settings, copied into each test's folder
+pytestmark = pytest.mark.usefixtures("sandbox_copy")
 
 
 def http_settings(tmp_path, hub_server, extra: str = ""):

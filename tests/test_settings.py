@@ -8,6 +8,7 @@ import pytest
 
 from feeds import wiring
 from feeds.errors import SettingsError
+from feeds.settings import read_env_file
 
 from conftest import SAMPLES
 
@@ -126,9 +127,64 @@ def test_example_documents_every_key():
             assert f"\n{key} = " in text, f"{section}.{key} is not documented"
 
 
-def test_relative_paths_are_from_the_current_folder(tmp_path, monkeypatch):
+def test_relative_paths_of_a_file_are_from_its_folder(tmp_path, monkeypatch):
+    """Every path setting of a settings file, relative, is taken from the file's folder, not from here."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    conf = folder / "feeds.toml"
+    conf.write_text('[delivery]\noutbox = "out"\n[state]\ndatabase = "../var/f.db"\narchive_dir = "arch"\n'
+                    '[sftp]\nknown_hosts = "keys/known_hosts"\n[ftps]\nca_file = "ca.pem"\n[smtp]\nca_file = "smtp.pem"\n'
+                    '[sitc]\ndirectory = "incoming"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "..")
+    s = wiring.load_settings(str(conf.relative_to(tmp_path.parent)), {})
+    assert s.delivery.outbox_path == folder / "out"
+    assert s.state.database_url == f"sqlite:///{tmp_path}/var/f.db" and s.state.where == f"{tmp_path}/var/f.db"
+    assert s.state.archive_path == folder / "arch"
+    assert s.sftp.known_hosts == f"{folder}/keys/known_hosts"
+    assert s.ftps.ca_file == f"{folder}/ca.pem" and s.smtp.ca_file == f"{folder}/smtp.pem"
+    assert s.sitc.directory == "incoming"  # a folder on SITC's server, not here
+    assert s.origin("state", "database") == f"state.database in {conf.relative_to(tmp_path.parent)}"
+
+
+def test_absolute_home_and_url_values_stay_as_given(tmp_path):
+    s = load(tmp_path, '[state]\ndatabase = "postgresql+psycopg://feeds:pw@db/feeds"\narchive_dir = "~/arch"\n'
+                       '[delivery]\noutbox = "/srv/outbox"\n[sftp]\nknown_hosts = ""\n')
+    assert s.state.database == "postgresql+psycopg://feeds:pw@db/feeds"
+    assert s.state.where == "postgresql+psycopg://feeds:********@db/feeds"
+    assert s.state.archive_dir == "~/arch" and s.delivery.outbox == "/srv/outbox" and s.sftp.known_hosts == ""
+
+
+def test_relative_paths_from_the_environment_are_from_the_current_folder(tmp_path, monkeypatch):
+    (tmp_path / "etc").mkdir()
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    conf = tmp_path / "etc" / "feeds.toml"
+    conf.write_text('[state]\ndatabase = "from-file.db"\n')
+    s = wiring.load_settings(str(conf), {"FEEDS_STATE_DATABASE": "st/f.db", "FEEDS_DELIVERY_OUTBOX": "out"})
+    assert s.state.where == f"{here}/st/f.db" and s.delivery.outbox_path == here / "out"
+    assert s.origin("state", "database") == "FEEDS_STATE_DATABASE"
+    assert s.origin("state", "archive_dir") == "the built-in default of state.archive_dir"
+
+
+def test_a_settings_file_can_be_required(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    s = load(tmp_path, '[delivery]\noutbox = "out"\n[state]\ndatabase = "st/f.db"\n')
-    assert s.delivery.outbox_path == tmp_path / "out"
-    assert s.state.database_url == f"sqlite:///{tmp_path}/st/f.db"
-    assert s.state.archive_path == tmp_path / "st" / "archive"
+    assert wiring.load_settings(None, {}).source == "built-in defaults"
+    with pytest.raises(SettingsError, match=f"no feeds.toml in {tmp_path};"):
+        wiring.load_settings(None, {}, required=True)
+    (tmp_path / "feeds.toml").write_text("")
+    assert wiring.load_settings(None, {}, required=True).source == "feeds.toml"
+    only_environment = wiring.load_settings(None, {"FEEDS_CONFIG": "/dev/null", "FEEDS_HUB_CLIENT_ID": "x",
+                                                   "FEEDS_STATE_DATABASE": "f.db"}, required=True)
+    assert only_environment.hub.client_id == "x" and only_environment.state.where == f"{tmp_path}/f.db"
+
+
+def test_the_env_file_reader(tmp_path):
+    path = tmp_path / "secrets.env"
+    path.write_text('# comment\n\n  FEEDS_HUB_CLIENT_SECRET = x\n')
+    with pytest.raises(SettingsError, match="line 3 of environment file"):
+        read_env_file(str(path))
+    path.write_text("FEEDS_A=plain value \nFEEDS_B=\"double\"\nFEEDS_C='single'\nFEEDS_D=a=b\nFEEDS_E=\n"
+                    "FEEDS_F=\"unbalanced\n")
+    assert read_env_file(str(path)) == {"FEEDS_A": "plain value", "FEEDS_B": "double", "FEEDS_C": "single",
+                                        "FEEDS_D": "a=b", "FEEDS_E": "", "FEEDS_F": '"unbalanced'}

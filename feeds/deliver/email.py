@@ -27,7 +27,7 @@ from .. import redact, rules
 from ..templating import environment
 from ..errors import DeliveryError
 from ..filenames import fit
-from ..sections import Section
+from ..sections import LocalPath, Section
 from . import limits
 from .base import Context, Job, Target, classify_os_error, tls_context
 from .method import FeedField, Method, Own
@@ -49,7 +49,7 @@ class SmtpSettings(Section):
     sender: str = "feeds@example.com"
     max_attachment_mb: float = Field(10.0, gt=0)
     verify: bool = True
-    ca_file: str = ""
+    ca_file: LocalPath = ""
     timeout: float = Field(60.0, gt=0)
 
     def notices(self) -> list[str]:

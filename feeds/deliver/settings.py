@@ -9,11 +9,11 @@ from pydantic import Field, field_validator
 
 from .. import retry
 from ..egress import parse_networks
-from ..sections import Section
+from ..sections import LocalPath, Section
 
 
 class DeliverySettings(Section):
-    outbox: str = ""
+    outbox: LocalPath = ""
     attempts: int = Field(retry.DELIVERY.attempts, ge=1, le=20)
     timeout: float = Field(60.0, gt=0)
     retry_wait: float = Field(retry.DELIVERY.first_wait, ge=0)

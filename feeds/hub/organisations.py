@@ -54,6 +54,24 @@ def unknown_feed(feed_id: int) -> str:
     return f"no feed {feed_id} on Hub for these credentials; `feeds list` shows the feeds"
 
 
+def check_credentials(hub: HubSettings, organisations: Mapping[int, OrganisationCredentials]) -> None:
+    """An empty client_id or client_secret of a credential set in use is a settings error, found before any
+    request (Hub would only answer 401). ``[hub]`` is in use when it has a client_id or there is no table."""
+    sets: list[tuple[str, str, OrganisationCredentials | HubSettings]] = []
+    if hub.client_id or not organisations:
+        sets.append(("hub", "FEEDS_HUB", hub))
+    sets += [(f"organisations.{number}", f"FEEDS_ORGANISATIONS_{number}", table)
+             for number, table in sorted(organisations.items())]
+    for name, variable, table in sets:
+        if not table.client_id.strip():
+            raise SettingsError(f"{name}.client_id is empty: set it to the API client's id from Hub in [{name}] "
+                                f"of the settings file or in {variable}_CLIENT_ID")
+        if not table.client_secret.get_secret_value().strip():
+            raise SettingsError(f"{name}.client_secret is empty: set {variable}_CLIENT_SECRET (for a command, "
+                                "feeds --env-file FILE reads it from the service's environment file)")
+>>>>>>> ops
+
+
 class Hubs:
     """Every credential set of the settings, each with the organisation Hub says it is."""
 
@@ -72,6 +90,7 @@ class Hubs:
         shares one in-process sandbox."""
         from . import open_hub  # lazy: hub/__init__ imports this module
 
+        check_credentials(hub, organisations)
         options = dict(client_options)
         if hub.is_sandbox and "sandbox" not in options:
             from .sandbox import Sandbox  # lazy: only the sandbox set-up loads the sandbox

@@ -17,7 +17,7 @@ from typing import Any
 
 from ... import redact
 from ...errors import Cancelled, DeliveryError
-from ...sections import Section
+from ...sections import LocalPath, Section
 from .. import limits
 from .server import ServerFolder
 from ..base import (PROBE, Context, Job, before_publishing, classify_os_error, probe_names, tls_context,
@@ -31,7 +31,7 @@ class FtpsSettings(Section):
     """``[ftps]``: how FTPS servers' certificates are checked."""
 
     verify: bool = True
-    ca_file: str = ""
+    ca_file: LocalPath = ""
 
 
 class BoundedFTP(ftplib.FTP):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ... import redact
 from ...errors import Cancelled, DeliveryError
-from ...sections import Section
+from ...sections import LocalPath, Section
 from .. import limits
 from .server import ServerFolder
 from ..base import PROBE, Context, Job, before_publishing, classify_os_error, probe_names, write_rename_delete
@@ -35,7 +35,7 @@ class SftpSettings(Section):
     """``[sftp]``: how SFTP host keys are checked (SPEC §4)."""
 
     host_key_policy: Literal["tofu", "strict", "insecure"] = "tofu"
-    known_hosts: str = "~/.ssh/known_hosts"
+    known_hosts: LocalPath = "~/.ssh/known_hosts"
 
 
 def fingerprint(key: paramiko.PKey) -> str:

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any, Iterable
 from urllib.parse import parse_qs
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs
 from ...config import MAX_FEEDS_PER_ORGANISATION, check_feed
 from .data import VENDORS, Catalogue
 from .faults import Fault, cut
+from .store import FeedStore
 
 log = logging.getLogger("feeds.sandbox")
 
@@ -127,9 +129,13 @@ class Sandbox:
 
     #: bytes of serialised product pages kept, so that a large generated catalogue answers like a database
     page_cache_bytes: int = 512 * 1024 * 1024
+    #: where the feeds are kept between commands (the built-in sandbox's, beside the ledger); None: in memory
+    store: FeedStore | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
+        if self.store is not None:
+            self.feeds = self.store.load() or self.feeds
         self._pages: dict[tuple[Any, ...], bytes] = {}
         self._cached = 0
         self._tokens: dict[str, tuple[float, int]] = {}
@@ -190,6 +196,29 @@ class Sandbox:
         name = self.organisations[organisation].name if organisation in self.organisations else f"Organisation {organisation}"
         return {**self.me, "id": 100 + organisation, "name": f"{name} API user", "organisation": organisation,
                 "real_id": 100 + organisation, "real_name": f"{name} API user"}
+
+    def bring_due(self, now: datetime) -> dict[str, Any] | None:
+        """Move the first active feed into the slot of ``now``, kept as an upload would be; that feed, or None.
+
+        The sample feeds' slots are at night: without this, a daemon started on the built-in sandbox to see
+        what it does would have nothing to do until 02:30 UTC."""
+        minutes = now.astimezone(timezone.utc).hour * 60 + now.astimezone(timezone.utc).minute
+        with self._lock:
+            self._refresh()
+            active = [fid for fid in sorted(self.feeds) if self.feeds[fid].get("active", True) is not False]
+            if not active:
+                return None
+            moved = self.feeds[active[0]] = {**self.feeds[active[0]], "timeslot": minutes - minutes % 30}
+            if self.store is not None:
+                self.store.save(self.feeds)
+        log.info("sandbox: feed %s (%s) moved to timeslot %02d:%02d UTC, the slot this daemon started in, so that "
+                 "it is delivered now", moved["id"], moved.get("name"), moved["timeslot"] // 60, moved["timeslot"] % 60)
+        return moved
+
+    def _refresh(self) -> None:
+        """Read the feeds again when another process changed the store (call with the lock held)."""
+        if self.store is not None and self.store.changed():
+            self.feeds = self.store.load() or self.feeds
 
     def add_fault(self, fault: Fault) -> Fault:
         with self._lock:
@@ -261,6 +290,9 @@ class Sandbox:
         if not KNOWN_PATHS.fullmatch(path):
             raise _BadRequest(404, f"no such endpoint {method} {path}")
         viewer = self._authorise(environ)
+        if path.startswith("/feeds"):
+            with self._lock:
+                self._refresh()
         if path == "/whoami" and method == "GET":
             return self._answer(start_response, 200, self.whoami(viewer))
         if path == "/feeds" and method == "GET":
@@ -350,6 +382,8 @@ class Sandbox:
                 stored["delivery_procotol"] = stored.pop("delivery_protocol")
             stored = {"id": fid, **stored, "last_upload": self.feeds.get(fid, {}).get("last_upload")}
             self.feeds[fid] = stored
+            if self.store is not None:
+                self.store.save(self.feeds)
             return stored
 
     def _products(self, start_response: Any, query: dict[str, list[str]], headers_off: bool,
