@@ -69,7 +69,6 @@ def check_credentials(hub: HubSettings, organisations: Mapping[int, Organisation
         if not table.client_secret.get_secret_value().strip():
             raise SettingsError(f"{name}.client_secret is empty: set {variable}_CLIENT_SECRET (for a command, "
                                 "feeds --env-file FILE reads it from the service's environment file)")
->>>>>>> ops
 
 
 class Hubs:
