@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,7 +52,7 @@ class Archive:
         path: Path | None = None
         try:
             spool.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix="render-", suffix=".csv", dir=spool)
+            fd, name = tempfile.mkstemp(prefix=f"render-{os.getpid()}-", suffix=".csv", dir=spool)
             path = Path(name)
             with os.fdopen(fd, "wb") as out:
                 yield out, path
@@ -99,15 +99,16 @@ class Archive:
         resolved = path.resolve()
         return self.folder.resolve() in resolved.parents and resolved.is_file()
 
-    def clean_spool(self, older_than: float = 24 * 3600) -> None:
-        """Remove rendered files a crash left behind."""
+    def clean_spool(self, gone: Callable[[int], bool], older_than: float = 24 * 3600) -> None:
+        """Remove rendered files a crash left behind: those of a process that is ``gone``, and any a day old."""
         spool = self.folder / ".spool"
         if not spool.is_dir():
             return
         now = datetime.now().timestamp()
         for leftover in spool.iterdir():
+            pid = leftover.name.split("-")[1] if leftover.name.count("-") >= 2 else ""
             try:
-                if now - leftover.stat().st_mtime > older_than:
+                if (pid.isdigit() and gone(int(pid))) or now - leftover.stat().st_mtime > older_than:
                     leftover.unlink()
             except OSError:
                 pass

@@ -59,10 +59,19 @@ class App:
         return wiring.open_hubs(self.settings)
 
     def ledger(self):
+        """The ledger, with what a killed process of this host left in it settled first."""
         from . import wiring
+        from .ledger import gone
 
         log.info("%s", self.ledger_line())
-        return wiring.open_ledger(self.settings)
+        ledger = wiring.open_ledger(self.settings)
+        try:
+            ledger.settle_the_dead()
+            wiring.archive(self.settings).clean_spool(gone)
+        except Exception:
+            ledger.close()
+            raise
+        return ledger
 
 
 pass_app = click.make_pass_decorator(App)
@@ -242,6 +251,7 @@ def show(app: App, feed_id: int, as_json: bool) -> None:
 def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, no_guard: bool) -> None:
     """Run one feed now, whatever its timeslot."""
     from . import runner, wiring
+    from .manual import run_by_hand
     from .views import progress
 
     if output and not dry_run:
@@ -260,11 +270,8 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, 
             target.flush()
         else:
             ledger = stack.enter_context(app.ledger())
-            ledger.runs.abandon_dead()  # runs of a killed `feeds run` or daemon on this machine
-            result = runner.run_feed(
-                wiring.run_environment(app.settings), hub, ledger, feed_id, trigger="manual", force=force,
-                on_page=show_progress, guard=not no_guard,
-            )
+            result = run_by_hand(wiring.run_environment(app.settings), hub, ledger, feed_id, force=force,
+                                 on_page=show_progress, guard=not no_guard, lease=wiring.lease(app.settings))
             wiring.alerts(app.settings).after_run(ledger, result)
         print_summary = once.say(result.summary())
     if print_summary:

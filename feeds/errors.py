@@ -58,3 +58,14 @@ class DeliveryError(FeedsError):
 
 class Cancelled(FeedsError):
     """Work was cut off by a shutdown before it could finish."""
+
+
+class Unconfirmed(DeliveryError):
+    """A delivery was interrupted after the server had the whole file, and whether it took it cannot be told.
+
+    It is not sent again (a duplicate is worse than a file a person can
+    resend after checking), and the slot is not tried again by the daemon.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message, reason="outcome unknown")

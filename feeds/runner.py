@@ -27,7 +27,7 @@ from .catalog import Catalogue, load_catalogue
 from .changes import ROW_DROP_WINDOW, Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
 from .config import SECRET_FIELDS, FeedConfig, HubFeed, validated
 from .deliver import Attempt, Deliveries, Job, Target, limits
-from .errors import Cancelled, ConfigError, FeedsError, UsageError
+from .errors import Cancelled, ConfigError, FeedsError, Unconfirmed, UsageError
 from .filenames import check_filename
 from .hub import Credentials, HubClient, Hubs, as_hubs
 from .render import render_feed
@@ -78,6 +78,8 @@ class RunResult:
     slot_start: datetime | None = None
     organisation: int | None = None
     changes: Changes | None = None
+    #: the file may have landed, and whether it did cannot be told: not sent again (``errors.Unconfirmed``)
+    unconfirmed: bool = False
     #: the run's secrets (its feed's password): what it says later, outside the run, is masked with them too
     secrets: redact.Secrets = field(default_factory=redact.current, repr=False, compare=False)
 
@@ -186,6 +188,8 @@ class _Run:
             pass  # the status says so; the file is archived below
         except Cancelled as exc:
             result.status, result.error = "failed", f"cut off: {exc}"
+        except Unconfirmed as exc:
+            result.status, result.error, result.unconfirmed = "failed", str(exc), True
         except FeedsError as exc:
             result.status, result.error = "failed", str(exc)
         except OSError as exc:  # the local disk: the spool or archive folder full or not writable
@@ -358,8 +362,9 @@ def _log(result: RunResult) -> None:
 
 
 def settle_interrupted(env: RunEnvironment, ledger: Ledger, raw: dict[str, Any], run_id: int) -> str:
-    """A run whose process stopped before it finished: "delivered" when its file had been made visible, else
-    "failed". Asked by whoever takes its claim over, before anything is sent again (SPEC §14)."""
+    """A run whose process stopped before it finished: "delivered" when its file had been made visible,
+    "unconfirmed" when that cannot be told (not sent again), else "failed". Asked by whoever takes its claim
+    over, before anything is sent again (SPEC §14)."""
     previous = ledger.runs.get(run_id)
     if previous is None:
         return "failed"
@@ -376,6 +381,9 @@ def settle_interrupted(env: RunEnvironment, ledger: Ledger, raw: dict[str, Any],
             context = env.deliveries.context(host_keys=ledger.host_keys, publishing=previous.publishing,
                                              leftovers=ledger.leftovers.get(previous.feed_id, where))
             landed = env.deliveries.landed(target, context)
+        except Unconfirmed as exc:
+            ledger.runs.fail([run_id], f"{abandoned}; {exc}")
+            return "unconfirmed"
         except FeedsError as exc:
             ledger.runs.fail([run_id], f"{abandoned}; whether its file was made visible could not be told: {exc}")
             raise

@@ -88,11 +88,19 @@ def deliveries(settings: Settings) -> Deliveries:
     return Deliveries(settings.delivery, {name: getattr(settings, name) for name in settings_sections()})
 
 
+def archive(settings: Settings) -> Archive:
+    return Archive(settings.state.archive_path, settings.state.archive_keep)
+
+
+def lease(settings: Settings) -> Any:
+    """How long a claim no live process vouches for holds (``schedule.lease_minutes``, at least a run's time)."""
+    return settings.schedule.lease(settings.delivery.run_deadline_minutes)
+
+
 def run_environment(settings: Settings) -> RunEnvironment:
     from .runner import RunEnvironment
 
-    return RunEnvironment(deliveries(settings), settings.guard,
-                          Archive(settings.state.archive_path, settings.state.archive_keep))
+    return RunEnvironment(deliveries(settings), settings.guard, archive(settings))
 
 
 def alerts(settings: Settings) -> Alerts:
@@ -141,6 +149,7 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
 
     from .config import HubFeed
     from .daemon import Service
+    from .ledger import gone
     from .errors import FeedsError, SettingsError, UsageError
     from .metrics import Metrics, serve
     from .web import StatusPages, check_binding, guarded
@@ -163,7 +172,7 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     ledger = open_ledger(settings)
     logging.getLogger("feeds.daemon").info("ledger %s (%s)", settings.state.where, settings.origin("state", "database"))
     built = daemon(settings, hubs, ledger, metrics=metrics)
-    built.env.archive.clean_spool()
+    built.env.archive.clean_spool(gone)
     fleet = None
     if settings.state.shared:  # a PostgreSQL ledger: this daemon joins the fleet of that database (SPEC §14)
         from .daemon.fleet import Fleet, heartbeat_liveness

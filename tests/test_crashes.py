@@ -41,8 +41,8 @@ def test_sigkill_then_restart(tmp_path, sandbox_base, point):
         crashing = DaemonProcess(conf, tmp_path / "crash.log", env={**os.environ, "FEEDS_FAILPOINT": point})
         assert crashing.wait(60) == -signal.SIGKILL
 
-        runs = [r for r in history(conf) if r["feed_id"] == feed_id]  # the ledger is readable after the crash
-        assert [r["status"] for r in runs] == ["running"]
+        runs = [r for r in history(conf) if r["feed_id"] == feed_id]  # the ledger is readable after the crash,
+        assert [r["status"] for r in runs] == ["failed"] and "abandoned" in runs[0]["error"]  # and settled by it
         renames_before = server.commands.count("RNTO")
         assert renames_before == (1 if point == "ledger" else 0)
 

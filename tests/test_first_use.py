@@ -152,8 +152,8 @@ def test_the_env_file_gives_a_command_the_service_secrets(tmp_path, hub_server, 
     secrets.write_text('# the service\'s secrets\n\nFEEDS_HUB_CLIENT_SECRET="sandbox-secret"\n'
                        "FEEDS_WEB_TOKEN='a token with spaces'\n")
     monkeypatch.setenv("FEEDS_HUB_CLIENT_SECRET", "stale-secret")  # the file wins over the environment
-    result = invoke("--config", str(conf), "--env-file", str(secrets), "validate", "--remote")
-    assert result.exit_code == 0, result.output
+    result = invoke("--config", str(conf), "--env-file", str(secrets), "validate", "--remote", "--id", "1")
+    assert result.exit_code == 0, result.output  # the secret came from the file: Hub answered
     assert "sandbox-secret" not in result.output
     monkeypatch.delenv("FEEDS_HUB_CLIENT_SECRET")
     without = invoke("--config", str(conf), "list")

@@ -66,7 +66,7 @@ class Daemon:
     def __post_init__(self) -> None:
         self.last_feeds: list[HubFeed] = []  # the feeds of the last wake, for the status page
         self.shop = Workshop(self.env, self.hubs, self.ledger, self.schedule.max_parallel_per_organisation,
-                             timedelta(minutes=self.schedule.lease_minutes), self.worker,
+                             self.schedule.lease(self.env.deliveries.settings.run_deadline_minutes), self.worker,
                              run_options=self.run_options, clock=self.clock)
         self.pool = self.pool or InProcess(self.shop, self.schedule.max_parallel)
         self.queue = LocalQueue(self.pool, self.schedule.max_parallel, self.finished)
@@ -165,8 +165,9 @@ class Daemon:
             else:
                 continue
             status, tries = claims.get(feed.id, (None, 0))  # type: ignore[arg-type]
-            if status in ("delivered", "running") or (status != "abandoned" and tries >= retry.RUNS_PER_SLOT):
-                continue  # done, being run by a live worker, or tried enough this slot
+            if status in ("delivered", "unconfirmed", "running") or (status != "abandoned"
+                                                                      and tries >= retry.RUNS_PER_SLOT):
+                continue  # done (or maybe done), being run by a live worker, or tried enough this slot
             due.append(DueFeed(feed.id, feed_slot, trigger, dict(feed.raw)))  # type: ignore[arg-type]
         return due
 

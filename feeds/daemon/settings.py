@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from pydantic import Field
 
@@ -33,3 +34,7 @@ class ScheduleSettings(Section):
     @property
     def worker_processes(self) -> int:
         return self.processes or usable_cpus()
+
+    def lease(self, run_deadline_minutes: float) -> timedelta:
+        """How long a claim no live process vouches for holds: ``lease_minutes``, never less than a run may last."""
+        return timedelta(minutes=max(self.lease_minutes, run_deadline_minutes + 5))

@@ -215,8 +215,8 @@ def _run_one(due: DueFeed, raw: dict[str, Any] | None, shop: Workshop,
             log.error("feed %s: %s", due.feed_id, exc)
             ledger.claims.settle(due.feed_id, due.slot, "failed")
             return None
-        if previous == "delivered":
-            ledger.claims.settle(due.feed_id, due.slot, "delivered")
+        if previous in ("delivered", "unconfirmed"):
+            ledger.claims.settle(due.feed_id, due.slot, previous)
             return None
     try:
         result = run_feed(shop.env, shop.hubs, ledger, due.feed_id, trigger=due.trigger, force=True, raw=raw,
@@ -228,7 +228,8 @@ def _run_one(due: DueFeed, raw: dict[str, Any] | None, shop: Workshop,
         ledger.claims.settle(due.feed_id, due.slot, "failed")
         return None
     status = result.status if result.status in ("delivered", "held") else "failed"
-    ledger.claims.settle(due.feed_id, due.slot, status)
-    if status == "failed" and shop.cancel.is_set():
+    ledger.claims.settle(due.feed_id, due.slot, "unconfirmed" if result.unconfirmed else status)
+    if status == "failed" and shop.cancel.is_set() and not result.unconfirmed:
         return due  # cut off by a shutdown: handed back with the rest
-    return RunOutcome(result, final=status != "failed" or taken.tries >= retry.RUNS_PER_SLOT)
+    last_try = result.unconfirmed or taken.tries >= retry.RUNS_PER_SLOT
+    return RunOutcome(result, final=status != "failed" or last_try)

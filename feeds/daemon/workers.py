@@ -29,7 +29,6 @@ import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
@@ -96,7 +95,7 @@ def workshop(setup: WorkerSetup, limiter: Any = None) -> Workshop:
                          Archive(setup.state.archive_path, setup.state.archive_keep))
     ledger = Ledger(setup.state.database_url)
     shop = Workshop(env, None, ledger, setup.schedule.max_parallel_per_organisation,  # type: ignore[arg-type]
-                    timedelta(minutes=setup.schedule.lease_minutes), setup.worker)
+                    setup.schedule.lease(setup.delivery.run_deadline_minutes), setup.worker)
     options: dict[str, Any] = {"secret_keys": setup.secret_keys, "on_request": shop.count_request}
     if limiter is not None:
         options["limiter"] = limiter

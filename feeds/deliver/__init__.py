@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from .. import redact
-from ..errors import DeliveryError
+from ..errors import DeliveryError, Unconfirmed
 from ..sections import Section
 from . import email, ftp, sitc
 from .base import Attempt, Context, HostKeyStore, Job, Target
@@ -162,10 +162,10 @@ class Deliveries:
         else:
             landed = target.method.landed(target, context, self.own(target.method))
         if landed is None:
-            raise DeliveryError(f"{target.describe()}: an earlier attempt was interrupted while the file was being "
-                                "made visible, and whether it was cannot be told; it is not sent again, to avoid "
-                                "a duplicate (check the destination, then run the feed by hand)",
-                                reason="outcome unknown")
+            raise Unconfirmed(f"{target.describe()}: the delivery was interrupted after the server had the whole "
+                              "file, and whether it took it cannot be told; it is not sent again, to avoid a "
+                              "duplicate: check with the recipient, then send it by hand (feeds run --id N) if it "
+                              "did not arrive")
         if not landed:
             context.publishing = None
         return landed

@@ -310,8 +310,9 @@ class EmailMethod(Method):
         return f"email to {target.place.address}"
 
     def landed(self, target: Target, context: Context, own: Own) -> bool | None:
-        """A mail interrupted at its final dot counts as sent: the server had all of it; it is not sent again."""
-        return context.publishing == _COMMIT or None
+        """A mail interrupted after its final dot cannot be told: the server had all of it, and may have taken
+        it (most do before they answer) or dropped it; no mail server can be asked afterwards."""
+        return None
 
     def probe_key(self, target: Target) -> Hashable:
         return self.name  # every EMAIL feed goes through the one mail server of [smtp]: one probe

@@ -18,7 +18,7 @@ module with typed rows:
 from __future__ import annotations
 
 from .claims import Claims
-from .database import Database, dead_owner, owner_name, parse_stamp, stamp
+from .database import Database, dead_owner, gone, owner_name, parse_stamp, stamp
 from .host_keys import HostKey, HostKeys
 from .leftovers import Leftovers
 from .listing import Listing
@@ -28,7 +28,8 @@ from .sightings import Sightings
 from .snapshots import Snapshots
 from .streaks import Streaks
 
-__all__ = ["AttemptRow", "HostKey", "Ledger", "Owner", "RunRow", "dead_owner", "owner_name", "parse_stamp", "stamp"]
+__all__ = ["AttemptRow", "HostKey", "Ledger", "Owner", "RunRow", "dead_owner", "gone", "owner_name", "parse_stamp",
+           "stamp"]
 
 
 class Ledger:
@@ -49,6 +50,11 @@ class Ledger:
     @property
     def url(self) -> str:
         return self.db.url
+
+    def settle_the_dead(self) -> int:
+        """Runs and claims left by a process of this host that no longer runs (a killed `feeds run` or daemon)
+        end failed, so that whoever opens the ledger next sees them settled; how many runs."""
+        return self.runs.abandon_dead() + self.claims.abandon_expired()
 
     def shown(self) -> str:
         """Which database this is, for messages (no password)."""

@@ -3,7 +3,8 @@
 A claim is a row with that primary key: inserting it is how a worker takes a
 slot, so two workers on one database, in one daemon or in a fleet, can never
 both run the same feed for the same slot. A delivered claim is never taken
-again; a failed or held one is, up to ``retry.RUNS_PER_SLOT`` runs.
+again, nor an "unconfirmed" one (its file may have landed: not sent twice);
+a failed or held one is, up to ``retry.RUNS_PER_SLOT`` runs.
 
 A claim still ``running`` belongs to its owner while the owner lives. Who is
 alive is not this module's knowledge: the caller says (``dead``): the process
@@ -70,7 +71,7 @@ class Claims:
         taken = self._take(feed_id, slot_start, lease, now, owner, None, dead, manual=True)
         if taken is not None:
             return taken
-        return "delivered" if self.status(feed_id, slot_start) == "delivered" else "busy"
+        return "delivered" if self.status(feed_id, slot_start) in ("delivered", "unconfirmed") else "busy"
 
     def _take(self, feed_id: int, slot_start: datetime, lease: timedelta, now: datetime | None, owner: str | None,
               worker: str | None, dead: Liveness, manual: bool) -> Taken | None:
@@ -88,7 +89,7 @@ class Claims:
         with self.engine.connect() as conn:
             row = conn.execute(select(claims.c.status, claims.c.tries, claims.c.owner, claims.c.worker,
                                       claims.c.lease_until, claims.c.run_id).where(key)).first()
-        if row is None or row.status == "delivered":
+        if row is None or row.status in ("delivered", "unconfirmed"):
             return None
         if row.tries >= retry.RUNS_PER_SLOT and not manual:
             return None

@@ -71,6 +71,11 @@ def dead_owner(owner: str | None) -> bool:
     return pid == os.getpid() or not _alive(pid)
 
 
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` of this host no longer runs."""
+    return pid != os.getpid() and not _alive(pid)
+
+
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs: a zombie (dead, not yet reaped, as a killed daemon's workers can be) does not."""
     try:
