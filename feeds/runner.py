@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import failpoints, redact
+from . import bounded, failpoints, redact
 from .archive import Archive
 from .catalog import Catalogue, load_catalogue
 from .changes import Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
@@ -153,18 +153,20 @@ def dry_run(
 class _Run:
     """One run's record and delivery, from its first ledger row to its last: shared by a run and a release.
 
-    The deadline (``delivery.run_deadline_minutes``) starts with the run and
-    covers all of it; ``recorded`` turns whatever ends the run into its status
+    The deadline (``delivery.run_deadline_minutes``, ``run_deadline``)
+    starts with the run and covers all of it: Hub's requests honour it as the
+    chain's bound (``bounded.within``), the deliveries' connections are cut
+    by the watchdog; ``recorded`` turns whatever ends the run into its status
     and error, archives the file and writes the run's last row; ``deliver``
     is the one way a file is sent.
     """
 
     def __init__(self, env: RunEnvironment, ledger: Ledger, result: RunResult,
-                 cancel: threading.Event | None, sleep: Callable[[float], None] | None):
+                 cancel: threading.Event | None, sleep: Callable[[float], None] | None, deadline: bounded.Bound):
         self.env, self.ledger, self.result = env, ledger, result
         self.cancel = cancel or threading.Event()
         self.sleep = sleep
-        self.watchdog = limits.Watchdog(env.deliveries.settings.deadline_seconds)
+        self.watchdog = limits.Watchdog(max(0.0, deadline.left()))  # Hub's requests honour ``deadline`` itself
         self.spool: Path | None = None  #: a file rendered by this run, archived when it ends
         self.archived: Path | None = None  #: the file the run's ledger row links to
 
@@ -247,6 +249,12 @@ class _Run:
         result.status = "delivered"
 
 
+def run_deadline(env: RunEnvironment) -> bounded.Bound:
+    """A run's deadline from now: ``delivery.run_deadline_minutes``, whatever Hub or a server does."""
+    settings = env.deliveries.settings
+    return bounded.Bound.after(settings.deadline_seconds, f"the run passed {settings.deadline_text}")
+
+
 def run_feed(
     env: RunEnvironment,
     hub: Hubs | HubClient,
@@ -278,8 +286,22 @@ def run_feed(
 
     The run has its own secrets scope: the feed's delivery password is masked
     in what this run writes, and only there (``redact.run_scope``).
+
+    The run's deadline starts here: reading the configuration, the token and
+    the catalogue count against it (SPEC §11), in every thread that reads.
     """
-    hubs = as_hubs(hub)
+    deadline = run_deadline(env)
+    with bounded.within(deadline):
+        return _run_feed(env, as_hubs(hub), ledger, feed_id, deadline, trigger=trigger, force=force, raw=raw,
+                         catalogue=catalogue, slot_start=slot_start, cancel=cancel, on_started=on_started,
+                         on_page=on_page, sleep=sleep, guard=guard)
+
+
+def _run_feed(env: RunEnvironment, hubs: Hubs, ledger: Ledger, feed_id: int, deadline: bounded.Bound, *,
+              trigger: str, force: bool, raw: dict[str, Any] | None, catalogue: CatalogueSource,
+              slot_start: datetime | None, cancel: threading.Event | None,
+              on_started: Callable[[int], None] | None, on_page: Callable[[int, int | None], None] | None,
+              sleep: Callable[[float], None] | None, guard: bool) -> RunResult:
     if raw is None:
         raw = hubs.get_feed(feed_id)
     seen = HubFeed.read(raw)
@@ -288,7 +310,7 @@ def run_feed(
     with redact.run_scope() as secrets:
         result = RunResult(feed_id, seen.name, trigger, slot_start=slot_start, method=seen.method or "",
                            organisation=seen.organisation, secrets=secrets)
-        run = _Run(env, ledger, result, cancel, sleep)
+        run = _Run(env, ledger, result, cancel, sleep, deadline)
         run.start(on_started)
         with run.recorded():
             feed = validated(seen.raw, feed_id)
@@ -353,13 +375,19 @@ def release(env: RunEnvironment, hub: Hubs | HubClient, ledger: Ledger, run_id: 
     """
     held = _held_run(ledger, run_id)
     path = Path(held.archive_path or "")
-    hubs = as_hubs(hub)
-    feed_id = held.feed_id
+    deadline = run_deadline(env)
+    with bounded.within(deadline):
+        return _release(env, as_hubs(hub), ledger, held, path, deadline, sleep)
+
+
+def _release(env: RunEnvironment, hubs: Hubs, ledger: Ledger, held: RunRow, path: Path, deadline: bounded.Bound,
+             sleep: Callable[[float], None] | None) -> RunResult:
+    run_id, feed_id = held.run_id, held.feed_id
     seen = HubFeed.read(hubs.get_feed(feed_id))
     with redact.run_scope() as secrets:
         result = RunResult(feed_id, seen.name, "manual", method=seen.method or "", organisation=seen.organisation,
                            changes=Changes.from_json(held.changes), secrets=secrets)
-        run = _Run(env, ledger, result, None, sleep)
+        run = _Run(env, ledger, result, None, sleep, deadline)
         run.start()
         result.filename, result.rows, result.bytes, result.sha256 = (held.filename or "", held.rows or 0,
                                                                      held.bytes or 0, held.sha256 or "")
