@@ -232,23 +232,23 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, 
     with ExitStack() as stack:
         hub = stack.enter_context(app.hubs())
         hub.identify()  # credentials filed under the wrong organisation are a settings error (exit 2)
-        show_progress = stack.enter_context(progress())
         if dry_run:
-            if output:
-                target = stack.enter_context(open(output, "wb"))
-            else:
-                target = sys.stdout.buffer
-            result = runner.dry_run(hub, feed_id, target, on_page=show_progress)
+            target = stack.enter_context(open(output, "wb")) if output else sys.stdout.buffer
+            with progress() as show_progress:
+                result = runner.dry_run(hub, feed_id, target, on_page=show_progress)
             target.flush()
         else:
             ledger = stack.enter_context(app.ledger())
             ledger.runs.abandon_dead()  # runs of a killed `feeds run` or daemon on this machine
-            result = runner.run_feed(
-                wiring.run_environment(app.settings), hub, ledger, feed_id, trigger="manual", force=force,
-                on_page=show_progress, guard=not no_guard,
-            )
-            wiring.alerts(app.settings).after_run(ledger, result)
-    _err(result.summary())
+            # Closed before the ledger: leaving the block waits for the alerts to go out (bounded).
+            alerts = stack.enter_context(wiring.alerts(app.settings).start(ledger))
+            with progress() as show_progress:
+                result = runner.run_feed(
+                    wiring.run_environment(app.settings), hub, ledger, feed_id, trigger="manual", force=force,
+                    on_page=show_progress, guard=not no_guard,
+                )
+            alerts.after_run(ledger, result)
+        _err(result.summary())  # said before the alerts are waited for
     if result.status != "delivered" and not dry_run:
         sys.exit(1)
 
@@ -319,10 +319,10 @@ def release(app: App, run_id: int) -> None:
     """Deliver a held file exactly as it was held."""
     from . import runner, wiring
 
-    with app.hubs() as hubs, app.ledger() as ledger:
+    with app.hubs() as hubs, app.ledger() as ledger, wiring.alerts(app.settings).start(ledger) as alerts:
         result = runner.release(wiring.run_environment(app.settings), hubs, ledger, run_id)
-        wiring.alerts(app.settings).after_run(ledger, result)
-    _err(result.summary())
+        alerts.after_run(ledger, result)
+        _err(result.summary())  # said before the alerts are waited for
     if result.status != "delivered":
         sys.exit(1)
 

@@ -110,6 +110,8 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     ledger = open_ledger(settings)
     built = daemon(settings, hubs, ledger, metrics=metrics)
     built.env.archive.clean_spool()
+    if built.alerts is not None:
+        built.alerts.start(ledger)  # alerts a stopped process left unsent go out now
     server = None
     if web_port is not None:
         pages = StatusPages(open_ledger(settings), lambda: built.last_feeds, built.env.archive)

@@ -5,7 +5,7 @@ ledger and deliveries, the web server) are built by ``wiring.py`` and handed
 over ready. ``Service.run`` installs the signal handlers, starts the
 scheduler (APScheduler) and a first wake, waits for a signal, then stops new
 work, gives running deliveries ``schedule.shutdown_grace`` seconds, records
-what was cut off and exits.
+what was cut off, lets the alert sender drain (bounded) and exits.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class Service:
             pass
         scheduler.shutdown(wait=False)
         cut = self.daemon.stop(self.grace)
+        if self.daemon.alerts is not None:
+            self.daemon.alerts.close()  # the runs' last alerts, bounded; the rest are sent at the next start
         if self.server is not None:
             self.server.shutdown()
         log.info("feeds daemon stopped%s", f"; {len(cut)} run(s) cut off and recorded" if cut else "")
