@@ -29,7 +29,7 @@ import orjson
 
 from typing import TYPE_CHECKING
 
-from . import failpoints
+from . import bounded, failpoints
 from .errors import HubError
 from .record import ID, SKU, Record, row_picker
 from .retry import CATALOGUE_READS
@@ -305,8 +305,14 @@ class CatalogueBuilder:
         )
 
 
-def load_catalogue(hub: HubClient, *, on_page: Callable[[int, int | None], None] | None = None) -> Catalogue:
-    """Read vendors and every page of products from Hub into a ``Catalogue``.
+def load_catalogue(hub: HubClient, *, on_page: Callable[[int, int | None], None] | None = None,
+                   deadline: bounded.Bound | None = None) -> Catalogue:
+    """Read vendors and every page of products from Hub into a ``Catalogue``, by ``deadline`` if given.
+
+    The deadline covers the whole read (token, vendors, every page, in every
+    page thread), however slowly Hub answers; past it the read fails with
+    ``bounded.DeadlinePassed``. Without one, the caller's chain's deadline
+    holds (a run's), if any.
 
     Products are read by name (``PRODUCT_ORDER``), an order that does not move
     while the pages are read. Hub still pages by offset, so a product added or
@@ -318,8 +324,13 @@ def load_catalogue(hub: HubClient, *, on_page: Callable[[int, int | None], None]
     is accepted with a warning; a catalogue that keeps changing is a failure,
     never a file with products missing.
     """
+    with bounded.within(deadline):
+        return _read(hub, on_page)
+
+
+def _read(hub: HubClient, on_page: Callable[[int, int | None], None] | None) -> Catalogue:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendors") as pool:
-        pending_vendors = pool.submit(hub.vendors)  # read while the first product page comes
+        pending_vendors = pool.submit(bounded.carried(hub.vendors))  # read while the first product page comes
         vendors: dict[int, str] | None = None
         previous: str | None = None
         problem = ""

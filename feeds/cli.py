@@ -260,22 +260,21 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, 
         once = stack.enter_context(logs.said_once("feeds.run", app.log_format))  # the summary or its log line
         hub = stack.enter_context(app.hubs())
         hub.identify()  # credentials filed under the wrong organisation are a settings error (exit 2)
-        show_progress = stack.enter_context(progress())
         if dry_run:
-            if output:
-                target = stack.enter_context(open(output, "wb"))
-            else:
-                target = sys.stdout.buffer
-            result = runner.dry_run(hub, feed_id, target, on_page=show_progress)
+            target = stack.enter_context(open(output, "wb")) if output else sys.stdout.buffer
+            with progress() as show_progress:
+                result = runner.dry_run(hub, feed_id, target, on_page=show_progress)
             target.flush()
         else:
             ledger = stack.enter_context(app.ledger())
-            result = run_by_hand(wiring.run_environment(app.settings), hub, ledger, feed_id, force=force,
-                                 on_page=show_progress, guard=not no_guard, lease=wiring.lease(app.settings))
-            wiring.alerts(app.settings).after_run(ledger, result)
-        print_summary = once.say(result.summary())
-    if print_summary:
-        _err(result.summary())
+            # Closed before the ledger: leaving the block waits for the alerts to go out (bounded).
+            alerts = stack.enter_context(wiring.alerts(app.settings).start(ledger))
+            with progress() as show_progress:
+                result = run_by_hand(wiring.run_environment(app.settings), hub, ledger, feed_id, force=force,
+                                     on_page=show_progress, guard=not no_guard, lease=wiring.lease(app.settings))
+            alerts.after_run(ledger, result)
+        if once.say(result.summary()):
+            _err(result.summary())  # said before the alerts are waited for
     if result.status != "delivered" and not dry_run:
         sys.exit(1)
 
@@ -349,12 +348,12 @@ def release(app: App, run_id: int) -> None:
     from . import wiring
     from .release import release as released
 
-    with logs.said_once("feeds.run", app.log_format) as once, app.hubs() as hubs, app.ledger() as ledger:
+    with logs.said_once("feeds.run", app.log_format) as once, app.hubs() as hubs, app.ledger() as ledger, \
+            wiring.alerts(app.settings).start(ledger) as alerts:
         result = released(wiring.run_environment(app.settings), hubs, ledger, run_id)
-        wiring.alerts(app.settings).after_run(ledger, result)
-        print_summary = once.say(result.summary())
-    if print_summary:
-        _err(result.summary())
+        alerts.after_run(ledger, result)
+        if once.say(result.summary()):
+            _err(result.summary())  # said before the alerts are waited for
     if result.status != "delivered":
         sys.exit(1)
 

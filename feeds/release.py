@@ -12,14 +12,14 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from . import redact
+from . import bounded, redact
 from .changes import Changes
 from .config import SECRET_FIELDS, HubFeed, validated
 from .deliver import Job
 from .errors import ConfigError, UsageError
 from .hub import HubClient, Hubs, as_hubs
 from .ledger import Ledger, RunRow, parse_stamp
-from .runner import RunEnvironment, RunResult, _Run
+from .runner import RunEnvironment, RunResult, _Run, run_deadline
 
 
 def release(env: RunEnvironment, hub: Hubs | HubClient, ledger: Ledger, run_id: int,
@@ -33,13 +33,19 @@ def release(env: RunEnvironment, hub: Hubs | HubClient, ledger: Ledger, run_id: 
     """
     held = _held_run(ledger, run_id)
     path = Path(held.archive_path or "")
-    hubs = as_hubs(hub)
-    feed_id = held.feed_id
+    deadline = run_deadline(env)
+    with bounded.within(deadline):
+        return _release(env, as_hubs(hub), ledger, held, path, deadline, sleep)
+
+
+def _release(env: RunEnvironment, hubs: Hubs, ledger: Ledger, held: RunRow, path: Path, deadline: bounded.Bound,
+             sleep: Callable[[float], None] | None) -> RunResult:
+    run_id, feed_id = held.run_id, held.feed_id
     seen = HubFeed.read(hubs.get_feed(feed_id))
     with redact.run_scope() as secrets:
         result = RunResult(feed_id, seen.name, "manual", method=seen.method or "", organisation=seen.organisation,
                            changes=Changes.from_json(held.changes), secrets=secrets)
-        run = _Run(env, ledger, result, None, sleep)
+        run = _Run(env, ledger, result, None, sleep, deadline)
         run.start()
         result.filename, result.rows, result.bytes, result.sha256 = (held.filename or "", held.rows or 0,
                                                                      held.bytes or 0, held.sha256 or "")

@@ -99,7 +99,7 @@ DELIVERY = RetryPolicy(attempts=3, first_wait=5.0, max_wait=150.0)
 #: an alert to the webhook or by mail: a few quick tries, then it is logged (it never fails a run)
 ALERTS = RetryPolicy(attempts=3, first_wait=1.0, max_wait=1.0)
 #: creating the ledger's tables while another process creates them too
-LEDGER_SETUP = RetryPolicy(attempts=5, first_wait=0.1, max_wait=0.5)
+LEDGER_SETUP = RetryPolicy(attempts=10, first_wait=0.1, max_wait=1.0)
 #: the daemon's feed list when Hub is down at a wake: 15 s, doubling to 2 min, until the slot nearly ends
 FEED_LIST = RetryPolicy(attempts=0, first_wait=15.0, max_wait=120.0)
 #: whole re-reads of a catalogue whose page totals do not add up

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import failpoints, redact
+from . import bounded, failpoints, redact
 from .archive import Archive, ArchiveError
 from .catalog import Catalogue, load_catalogue
 from .changes import ROW_DROP_WINDOW, Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
@@ -152,19 +152,22 @@ def dry_run(
 class _Run:
     """One run's record and delivery, from its first ledger row to its last: shared by a run and a release.
 
-    The deadline (``delivery.run_deadline_minutes``) starts with the run and
-    covers all of it; ``recorded`` turns whatever ends the run into its status
+    The deadline (``delivery.run_deadline_minutes``, ``run_deadline``)
+    starts with the run and covers all of it: Hub's requests honour it as the
+    chain's bound (``bounded.within``), the deliveries' connections are cut
+    by the watchdog; ``recorded`` turns whatever ends the run into its status
     and error, archives the file and writes the run's last row; ``deliver``
     is the one way a file is sent.
     """
 
     def __init__(self, env: RunEnvironment, ledger: Ledger, result: RunResult,
-                 cancel: threading.Event | None, sleep: Callable[[float], None] | None, worker: str | None = None):
+                 cancel: threading.Event | None, sleep: Callable[[float], None] | None, deadline: bounded.Bound,
+                 worker: str | None = None):
         self.env, self.ledger, self.result = env, ledger, result
         self.cancel = cancel or threading.Event()
         self.sleep = sleep
         self.worker = worker
-        self.watchdog = limits.Watchdog(env.deliveries.settings.deadline_seconds)
+        self.watchdog = limits.Watchdog(max(0.0, deadline.left()))  # Hub's requests honour ``deadline`` itself
         self.spool: Path | None = None  #: a file rendered by this run, archived when it ends
         self.archived: Path | None = None  #: the file the run's ledger row links to
 
@@ -255,6 +258,12 @@ class _Run:
         result.status = "delivered"
 
 
+def run_deadline(env: RunEnvironment) -> bounded.Bound:
+    """A run's deadline from now: ``delivery.run_deadline_minutes``, whatever Hub or a server does."""
+    settings = env.deliveries.settings
+    return bounded.Bound.after(settings.deadline_seconds, f"the run passed {settings.deadline_text}")
+
+
 def run_feed(
     env: RunEnvironment,
     hub: Hubs | HubClient,
@@ -287,8 +296,22 @@ def run_feed(
 
     The run has its own secrets scope: the feed's delivery password is masked
     in what this run writes, and only there (``redact.run_scope``).
+
+    The run's deadline starts here: reading the configuration, the token and
+    the catalogue count against it (SPEC §11), in every thread that reads.
     """
-    hubs = as_hubs(hub)
+    deadline = run_deadline(env)
+    with bounded.within(deadline):
+        return _run_feed(env, as_hubs(hub), ledger, feed_id, deadline, trigger=trigger, force=force, raw=raw,
+                         catalogue=catalogue, slot_start=slot_start, cancel=cancel, on_started=on_started,
+                         on_page=on_page, sleep=sleep, guard=guard, worker=worker)
+
+
+def _run_feed(env: RunEnvironment, hubs: Hubs, ledger: Ledger, feed_id: int, deadline: bounded.Bound, *,
+              trigger: str, force: bool, raw: dict[str, Any] | None, catalogue: CatalogueSource,
+              slot_start: datetime | None, cancel: threading.Event | None,
+              on_started: Callable[[int], None] | None, on_page: Callable[[int, int | None], None] | None,
+              sleep: Callable[[float], None] | None, guard: bool, worker: str | None) -> RunResult:
     if raw is None:
         raw = hubs.get_feed(feed_id)
     seen = HubFeed.read(raw)
@@ -297,7 +320,7 @@ def run_feed(
     with redact.run_scope() as secrets:
         result = RunResult(feed_id, seen.name, trigger, slot_start=slot_start, method=seen.method or "",
                            organisation=seen.organisation, secrets=secrets)
-        run = _Run(env, ledger, result, cancel, sleep, worker)
+        run = _Run(env, ledger, result, cancel, sleep, deadline, worker)
         run.start(on_started)
         with run.recorded():
             feed = validated(seen.raw, feed_id)

@@ -173,6 +173,8 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     logging.getLogger("feeds.daemon").info("ledger %s (%s)", settings.state.where, settings.origin("state", "database"))
     built = daemon(settings, hubs, ledger, metrics=metrics)
     built.env.archive.clean_spool(gone)
+    if built.alerts is not None:
+        built.alerts.start(ledger)  # alerts a stopped process left unsent go out now
     fleet = None
     if settings.state.shared:  # a PostgreSQL ledger: this daemon joins the fleet of that database (SPEC §14)
         from .daemon.fleet import Fleet, heartbeat_liveness

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 class HostileServer:
@@ -76,6 +77,16 @@ def endless(line: bytes) -> Callable[[socket.socket, HostileServer], None]:
     return behaviour
 
 
+def endless_after(head: bytes, line: bytes) -> Callable[[socket.socket, HostileServer], None]:
+    """Send ``head`` once (an HTTP status line, say), then ``line`` again and again: a reply that never ends."""
+
+    def behaviour(connection: socket.socket, server: HostileServer) -> None:
+        server.send(connection, head)
+        endless(line)(connection, server)
+
+    return behaviour
+
+
 def silent(connection: socket.socket, server: HostileServer) -> None:
     """Accept, then say nothing at all."""
     server.closed.wait(30)
@@ -102,3 +113,34 @@ def scripted(greeting: bytes, answers: dict[bytes, bytes]) -> Callable[[socket.s
 def ftp_refusing_login(reply: bytes) -> Callable[[socket.socket, HostileServer], None]:
     """An FTP server that takes the user name and answers the password with ``reply``."""
     return scripted(b"220 hostile FTP\r\n", {b"USER": b"331 password please\r\n", b"PASS": reply})
+
+class TricklingHub:
+    """The Hub sandbox as a WSGI application, except that the requests ``slow`` picks trickle.
+
+    A picked request is answered 200 with a long ``Content-Length``, then one
+    byte (JSON white space) every ``interval`` seconds: every read gets a byte
+    in time, so a per-read timeout never fires. Serve it with
+    ``RunningSandbox(TricklingHub(...))`` on 127.0.0.1.
+    """
+
+    def __init__(self, sandbox: Any, slow: Callable[[str, str], bool], interval: float = 0.5):
+        self.sandbox = sandbox
+        self.slow = slow  #: (path under /api/v1, query string) -> trickle?
+        self.interval = interval
+        self.trickled = 0  #: requests answered by trickling
+        self.closed = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "").removeprefix("/api/v1")
+        if not self.slow(path, environ.get("QUERY_STRING", "")):
+            return self.sandbox(environ, start_response)
+        self.trickled += 1
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "100000")])
+        return self._trickle()
+
+    def _trickle(self) -> Any:
+        for _ in range(int(120 / self.interval)):  # two minutes at most: a test that hangs still ends
+            if self.closed.is_set():
+                return
+            yield b" "
+            time.sleep(self.interval)

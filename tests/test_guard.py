@@ -82,7 +82,8 @@ class World:
     def run(self, **options):
         with open_hub(self.settings.hub, sandbox=self.sandbox) as hub, Ledger(self.settings.state.database_url) as ledger:
             result = run_feed(wiring.run_environment(self.settings), hub, ledger, 1, **options)
-            wiring.alerts(self.settings).after_run(ledger, result)
+            with wiring.alerts(self.settings) as sender:
+                sender.after_run(ledger, result)
             return result
 
     def release(self, run_id: int):
@@ -210,18 +211,22 @@ def test_a_failing_streak_sends_one_alert_then_one_recovery(tmp_path, certs_fold
                                  delivery={"attempts": 1})
         with open_hub(settings.hub, sandbox=sandbox) as hub, Ledger(settings.state.database_url) as ledger:
             events = []
-            for _ in range(3):
-                result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
-                events.append(wiring.alerts(settings).after_run(ledger, result))
+            with wiring.alerts(settings) as sender:
+                for _ in range(3):
+                    result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
+                    events.append(sender.after_run(ledger, result))
             assert [r for r in events] == ["failed", None, None]
             sandbox.feeds[1] = {**email_feed(), "id": 1}
             settings = settings.model_copy(update={"delivery": settings.delivery.model_copy(
                 update={"outbox": str(tmp_path / "outbox")})})
-            result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
-            events.append(wiring.alerts(settings).after_run(ledger, result))
-            result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
-            events.append(wiring.alerts(settings).after_run(ledger, result))
+            for _ in range(2):  # a new sender each time, as after a restart: the streak is the ledger's
+                result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
+                with wiring.alerts(settings) as sender:
+                    events.append(sender.after_run(ledger, result))
+            outcomes = ledger.alerts.outcomes(1)
     assert events[3:] == ["recovered", None]
+    assert outcomes == [("failed", "webhook", "sent"), ("failed", "ops@example.com", "sent"),
+                        ("recovered", "webhook", "sent"), ("recovered", "ops@example.com", "sent")]
     assert [p["event"] for p in hook.posts] == ["failed", "recovered"]  # the first POST's 503 was tried again
     failed = hook.posts[0]
     assert set(failed) == {"event", "feed_id", "organisation", "feed_name", "run_id", "slot_start", "error",
@@ -248,8 +253,10 @@ def test_an_alert_that_cannot_be_sent_never_fails_the_run(tmp_path, caplog):
             "delivery_port": free_port(), "delivery_user": "u", "delivery_password": "p"}
     with open_hub(settings.hub, sandbox=sandbox_with(feed)) as hub, Ledger(settings.state.database_url) as ledger:
         result = run_feed(wiring.run_environment(settings), hub, ledger, 1)
-        assert wiring.alerts(settings).after_run(ledger, result) == "failed"
-    assert "could not be sent" in caplog.text
+        with wiring.alerts(settings) as sender:
+            assert sender.after_run(ledger, result) == "failed"
+        assert ledger.alerts.outcomes(1) == [("failed", "webhook", "given up")]  # not sent again at a restart
+    assert "could not be sent" in caplog.text and result.status == "failed"
 
 
 def test_the_email_of_an_email_feed_states_the_changes(tmp_path):

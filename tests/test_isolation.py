@@ -13,6 +13,7 @@ import logging
 import resource
 import socket
 import subprocess
+import threading
 import time
 import unicodedata
 from datetime import datetime, timezone
@@ -23,19 +24,21 @@ import pytest
 from feeds import wiring
 from pydantic import SecretStr
 
-from feeds import egress
+from feeds import bounded, egress
+from feeds.bounded import Bound, DeadlinePassed
+from feeds.catalog import load_catalogue
 from feeds.config import check_documents, check_feed
 from feeds.daemon import Daemon
 from feeds.hub import Hubs, open_hub
 from feeds.hub.client import HubClient
-from feeds.hub.sandbox import Catalogue, Organisation, RunningSandbox, Sandbox
+from feeds.hub.sandbox import Catalogue, Fault, Organisation, RunningSandbox, Sandbox
 from feeds.ledger import Ledger
 from feeds.runner import run_feed
 from feeds.wiring import load_settings as load
 
 from conftest import BIN, REPO, two_organisations, write_settings
 from delivery_helpers import BASE_FEED, ftp_feed, make_settings, run, sandbox_with, sitc_feed
-from hostile import HostileServer, endless, silent, trickle
+from hostile import HostileServer, TricklingHub, endless, silent, trickle
 from servers import FtpServer
 from test_cli import invoke
 
@@ -117,6 +120,110 @@ def test_a_trickling_server_is_cut_at_the_run_deadline(tmp_path):
     assert result.status == "failed" and "delivery.run_deadline_minutes (0.04 min)" in result.error, result.error
     assert 2.3 <= elapsed < 6, elapsed  # 2.4 s deadline: the connection was cut, not waited out
     assert attempts[-1]["error"] and len(attempts) == 1  # no new attempt after the deadline
+
+
+HUB_REQUESTS = {
+    "token": lambda path, query: path == "/oauth/create_token",
+    "vendors": lambda path, query: path == "/vendors",
+    "first-page": lambda path, query: path == "/products" and "page=1&" in query + "&",
+    "page-thread": lambda path, query: path == "/products" and "page=3&" in query + "&",
+}
+
+
+@pytest.mark.parametrize("request_name", list(HUB_REQUESTS))
+def test_a_trickling_hub_is_cut_at_the_run_deadline(tmp_path, request_name):
+    """Hub answers one byte every half second: a 2 s timeout never fires; the 3 s run deadline does."""
+    feed = {**ftp_to("127.0.0.1", 21), "id": 1}
+    hub = TricklingHub(Sandbox(feeds={1: feed}, catalogue=Catalogue(count=50, seed=3)), HUB_REQUESTS[request_name])
+    settings = make_settings(tmp_path, delivery={"run_deadline_minutes": 0.05, "timeout": 2.0},
+                             hub={"timeout": 2.0, "per_page": 10})
+    with RunningSandbox(hub) as running, HubClient(settings.hub.model_copy(
+            update={"base_url": running.base_url})) as client, Ledger(settings.state.database_url) as ledger:
+        started = time.monotonic()
+        result = run_feed(wiring.run_environment(settings), client, ledger, 1, raw=feed)  # the daemon's way
+        elapsed = time.monotonic() - started
+        row = ledger.runs.get(result.run_id)
+        hub.closed.set()
+    assert hub.trickled == 1  # the deadline is not worth another try
+    assert result.status == "failed" and row.status == "failed", result.error
+    assert result.error.startswith("cut off: the run passed delivery.run_deadline_minutes (0.05 min) waiting for "
+                                   "Hub's answer to "), result.error
+    assert 2.9 <= elapsed < 6, elapsed
+
+
+def test_a_daemons_shared_catalogue_read_ends_at_the_first_runs_deadline(tmp_path):
+    feeds = {i: {**ftp_to("127.0.0.1", 21), "id": i, "name": f"feed {i}"} for i in (1, 2, 3)}
+    hub = TricklingHub(Sandbox(feeds=feeds), lambda path, query: path == "/products")
+    settings = make_settings(tmp_path, delivery={"run_deadline_minutes": 0.05}, hub={"timeout": 2.0},
+                             schedule={"max_parallel": 2})
+    now = datetime(2026, 11, 26, 2, 30, tzinfo=timezone.utc)
+    with RunningSandbox(hub) as running, HubClient(settings.hub.model_copy(
+            update={"base_url": running.base_url})) as client, Ledger(settings.state.database_url) as ledger:
+        daemon = wiring.daemon(settings, Hubs.of(client), ledger, clock=lambda: now)
+        started = time.monotonic()
+        results = [run for future in daemon.wake(now) for run in future.result(timeout=30)]
+        elapsed = time.monotonic() - started
+        daemon.stop(0)
+        hub.closed.set()
+    assert [r.status for r in results] == ["failed"] * 3 and hub.trickled == 1  # read once for the organisation
+    assert all("delivery.run_deadline_minutes (0.05 min)" in r.error for r in results), results[0].error
+    assert elapsed < 6, elapsed
+
+
+def test_a_trickling_hub_cuts_the_configuration_read_at_the_run_deadline(tmp_path):
+    hub = TricklingHub(Sandbox(feeds={1: {**ftp_to("127.0.0.1", 21), "id": 1}}),
+                       lambda path, query: path == "/feeds/1")
+    settings = make_settings(tmp_path, delivery={"run_deadline_minutes": 0.05}, hub={"timeout": 2.0})
+    with RunningSandbox(hub) as running, HubClient(settings.hub.model_copy(
+            update={"base_url": running.base_url})) as client, Ledger(settings.state.database_url) as ledger:
+        started = time.monotonic()
+        with pytest.raises(DeadlinePassed, match=r"delivery.run_deadline_minutes \(0.05 min\) waiting for Hub's "
+                                                 r"answer to GET /feeds/1"):
+            run_feed(wiring.run_environment(settings), client, ledger, 1)
+        hub.closed.set()
+    assert time.monotonic() - started < 6
+
+
+def test_a_catalogue_read_can_be_given_its_own_deadline(tmp_path):
+    hub = TricklingHub(Sandbox(feeds={}), lambda path, query: path == "/products")
+    settings = make_settings(tmp_path, hub={"timeout": 2.0})
+    with RunningSandbox(hub) as running, HubClient(settings.hub.model_copy(
+            update={"base_url": running.base_url})) as client:
+        started = time.monotonic()
+        with pytest.raises(DeadlinePassed, match="the nightly read passed its 1 s"):
+            load_catalogue(client, deadline=Bound.after(1.0, "the nightly read passed its 1 s"))
+        assert time.monotonic() - started < 3
+        hub.slow = lambda path, query: False
+        assert len(load_catalogue(client).records) > 200  # no deadline left behind: the next read is whole
+
+
+def test_a_retry_after_longer_than_the_run_deadline_ends_at_the_deadline(tmp_path):
+    """Hub asks every worker to pause 300 s: the pause still holds for all, but this run ends at its deadline."""
+    feed = {**ftp_to("127.0.0.1", 21), "id": 1}
+    sandbox = Sandbox(feeds={1: feed})
+    sandbox.faults.append(Fault("status", status=429, retry_after=300))
+    settings = make_settings(tmp_path, delivery={"run_deadline_minutes": 0.02})
+    with open_hub(settings.hub, sandbox=sandbox) as hub, Ledger(settings.state.database_url) as ledger:
+        started = time.monotonic()
+        result = run_feed(wiring.run_environment(settings), hub, ledger, 1, raw=feed)
+        elapsed = time.monotonic() - started
+        still_held = hub.throttle._resume_at - time.monotonic()
+    assert result.status == "failed" and "delivery.run_deadline_minutes (0.02 min)" in result.error, result.error
+    assert 1.1 <= elapsed < 4 and still_held > 250
+
+
+def test_waiting_for_a_free_hub_slot_ends_at_the_deadline():
+    slots = threading.BoundedSemaphore(1)
+    slots.acquire()  # hub.concurrency requests in flight already
+    started = time.monotonic()
+    with bounded.within(Bound.after(0.5, "the run passed its test deadline")):
+        with pytest.raises(DeadlinePassed, match="its test deadline"):
+            with bounded.acquired(slots):
+                pass
+    assert 0.4 <= time.monotonic() - started < 2
+    threading.Timer(0.2, slots.release).start()
+    with bounded.acquired(slots):  # without a deadline: waits for the slot, however long
+        pass
 
 
 def test_one_organisations_stalls_do_not_delay_anothers_deliveries(tmp_path):

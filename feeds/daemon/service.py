@@ -7,7 +7,8 @@ the signal handlers and starts the wakes: APScheduler at every :00 and :30
 UTC and a first wake now (one daemon on SQLite), or the fleet's worker, whose
 task engine wakes one daemon of the fleet per slot (PostgreSQL). On a signal
 it stops taking work, gives running deliveries ``schedule.shutdown_grace``
-seconds, records what was cut off and exits.
+seconds, records what was cut off, lets the alert sender drain (bounded) and
+exits.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class Service:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         cut = self._stop_fleet() if self.fleet is not None else self.daemon.stop(self.grace)
+        if self.daemon.alerts is not None:
+            self.daemon.alerts.close()  # the runs' last alerts, bounded; the rest are sent at the next start
         if self.server is not None:
             self.server.shutdown()
         log.info("feeds daemon stopped%s", f"; {len(cut)} run(s) cut off and recorded" if cut else "")

@@ -6,7 +6,10 @@ worker slows every worker down (a shared ``Throttle``), because Hub counts
 requests per client, not per thread.
 
 The transport is the seam for the in-process sandbox and for tests: any
-``httpx.BaseTransport`` can stand in for the network.
+``httpx.BaseTransport`` can stand in for the network. The network's own is
+``bounded.transport()``: a chain of requests under a deadline (a run's, set
+with ``bounded.within``) ends by it whatever Hub does, however slowly it
+answers; the page threads carry the deadline of the chain that started them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from .. import __version__, redact, retry
+from .. import __version__, bounded, redact, retry
 from ..errors import HubError
 from .answers import OAUTH_SECRET_KEYS, hub_says, with_saying
 from .pacing import Throttle, parse_retry_after
@@ -85,8 +88,7 @@ class HubClient:
         self.base_url = (base_url or settings.base_url).rstrip("/")
         self.token_url = token_url or settings.effective_token_url
         self._http = httpx.Client(
-            transport=transport,
-            verify=_tls_context(),
+            transport=transport or bounded.transport(_tls_context()),
             timeout=httpx.Timeout(settings.timeout),
             headers={"Accept": "application/json", "User-Agent": f"feeds/{__version__}"},
             follow_redirects=False,
@@ -212,14 +214,14 @@ class HubClient:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub-page") as pool:
             try:
                 for number in numbers:
-                    window.append(pool.submit(fetch, number))
+                    window.append(pool.submit(bounded.carried(fetch), number))
                     if len(window) >= workers * 2:
                         break
                 while window:
                     page = window.pop(0).result()
                     nxt = next(numbers, None)
                     if nxt is not None:
-                        window.append(pool.submit(fetch, nxt))
+                        window.append(pool.submit(bounded.carried(fetch), nxt))
                     yield page
             finally:
                 for future in window:
@@ -265,6 +267,9 @@ class HubClient:
                 return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
             return isinstance(exc, (TransientHubError, httpx.TransportError))
 
+        def pause(seconds: float) -> None:
+            self._sleep(bounded.capped(seconds))  # the next attempt fails at once past the chain's deadline
+
         def pause_for(exc: BaseException) -> float | None:
             retry_after = getattr(exc, "retry_after", None)
             if retry_after is None:
@@ -277,7 +282,9 @@ class HubClient:
                         attempt, attempts)
 
         try:
-            return self._policy.run(call, retry_on, sleep=self._sleep, on_retry=on_retry, pause_for=pause_for)
+            return self._policy.run(call, retry_on, sleep=pause, on_retry=on_retry, pause_for=pause_for)
+        except bounded.DeadlinePassed as exc:
+            raise exc.during(f"waiting for Hub's answer to {method} {path}") from None
         except TransientHubError as exc:
             raise HubError(f"{exc} after {attempts} attempts", exc.status) from None
         except httpx.TransportError as exc:
@@ -302,10 +309,11 @@ class HubClient:
         return response
 
     def _raw(self, method: str, url: str, path: str, *, params: Any, json_body: Any, token: str) -> httpx.Response:
-        self.throttle.wait()
+        self.throttle.wait(bounded.left())
+        bounded.check()
         status: int | None = None
         try:
-            with self._limiter:
+            with bounded.acquired(self._limiter):
                 response = self._http.request(
                     method, url, params=params, json=json_body, headers={"Authorization": f"Bearer {token}"}
                 )
@@ -327,7 +335,7 @@ class HubClient:
     # --- the token -----------------------------------------------------------
 
     def _bearer(self) -> str:
-        with self._token_lock:
+        with bounded.acquired(self._token_lock):
             if self._token is None or self._clock() >= self._token_deadline:
                 self._token, lifetime = self._retrying(
                     "POST", TOKEN_PATH, self._fetch_token, idempotent=True
@@ -347,7 +355,8 @@ class HubClient:
             "client_secret": self.settings.client_secret.get_secret_value(),
             "grant_type": "client_credentials",
         }
-        with self._limiter:
+        bounded.check()
+        with bounded.acquired(self._limiter):
             response = self._http.post(self.token_url, data=form)
         if response.status_code in TRANSIENT_STATUS:
             raise TransientHubError(

@@ -28,14 +28,21 @@ class Throttle:
         with self._lock:
             self._resume_at = max(self._resume_at, self._clock() + seconds)
 
-    def wait(self) -> None:
+    def wait(self, longest: float | None = None) -> None:
+        """Wait until the hold is over, or ``longest`` seconds at most (the caller's deadline comes first)."""
+        give_up = None if longest is None else self._clock() + longest
         waited_for = None
         while True:
             with self._lock:
                 resume_at = self._resume_at
-            delay = resume_at - self._clock()
+            now = self._clock()
+            delay = resume_at - now
             if delay <= 0 or resume_at == waited_for:
                 return
+            if give_up is not None:
+                delay = min(delay, give_up - now)
+                if delay <= 0:
+                    return
             self._sleep(delay)
             waited_for = resume_at  # wait again only if someone held it longer meanwhile
 

@@ -8,6 +8,7 @@ module with typed rows:
 - ``claims``: (feed, slot) taken once (``claims.py``);
 - ``snapshots``: what delivered and held files said, for the change summary (``snapshots.py``);
 - ``streaks``: each feed's alert streak (``streaks.py``);
+- ``alerts``: alerts kept until they are sent (``alert_outbox.py``);
 - ``host_keys``: SFTP host keys remembered on first use (``host_keys.py``);
 - ``names``: file names every organisation writes to, and their owners (``shared_names.py``);
 - ``sightings``: when each feed was first seen (``sightings.py``);
@@ -17,6 +18,7 @@ module with typed rows:
 
 from __future__ import annotations
 
+from .alert_outbox import AlertOutbox, PendingAlert
 from .claims import Claims
 from .database import Database, dead_owner, gone, owner_name, parse_stamp, stamp
 from .host_keys import HostKey, HostKeys
@@ -28,8 +30,8 @@ from .sightings import Sightings
 from .snapshots import Snapshots
 from .streaks import Streaks
 
-__all__ = ["AttemptRow", "HostKey", "Ledger", "Owner", "RunRow", "dead_owner", "gone", "owner_name", "parse_stamp",
-           "stamp"]
+__all__ = ["AlertOutbox", "AttemptRow", "HostKey", "Ledger", "Owner", "PendingAlert", "RunRow", "dead_owner", "gone",
+           "owner_name", "parse_stamp", "stamp"]
 
 
 class Ledger:
@@ -41,6 +43,7 @@ class Ledger:
         self.claims = Claims(self.db, self.runs)
         self.snapshots = Snapshots(self.db)
         self.streaks = Streaks(self.db)
+        self.alerts = AlertOutbox(self.db)
         self.host_keys = HostKeys(self.db)
         self.names = SharedNames(self.db)
         self.sightings = Sightings(self.db)

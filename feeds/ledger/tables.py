@@ -72,6 +72,22 @@ streaks = Table(
     Column("since", String(32), nullable=False),
 )
 
+#: alerts to send, one row per recipient ("webhook" or an address), written before they are sent: an alert
+#: whose process stopped before it was sent is sent by the next process's sender (``alert_outbox.py``)
+alert_outbox = Table(
+    "alert_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_id", Integer, nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("payload", Text, nullable=False),  # the webhook's JSON body (its ``text`` is the mail's)
+    Column("created_at", String(32), nullable=False),
+    Column("owner", String(255), nullable=False),  # the process sending it
+    Column("lease_until", String(32), nullable=False),  # after this, another process may send it
+    Column("done_at", String(32), index=True),
+    Column("outcome", String(16)),  # "sent" or "given up"
+)
+
 #: (feed, slot): the guard that delivers each feed once per slot (SPEC §5)
 claims = Table(
     "claims", metadata,
