@@ -16,7 +16,7 @@ module with typed rows:
 
 from __future__ import annotations
 
-from .claims import Claims
+from .claims import ClaimRow, Claims
 from .database import Database, dead_owner, owner_name, parse_stamp, stamp
 from .host_keys import HostKey, HostKeys
 from .leftovers import Leftovers
@@ -26,7 +26,7 @@ from .sightings import Sightings
 from .snapshots import Snapshots
 from .streaks import Streaks
 
-__all__ = ["AttemptRow", "HostKey", "Ledger", "Owner", "RunRow", "dead_owner", "owner_name", "parse_stamp", "stamp"]
+__all__ = ["AttemptRow", "ClaimRow", "HostKey", "Ledger", "Owner", "RunRow", "dead_owner", "owner_name", "parse_stamp", "stamp"]
 
 
 class Ledger:

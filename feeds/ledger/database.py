@@ -37,9 +37,10 @@ def stamp(when: datetime | None) -> str | None:
 
 
 def parse_stamp(text: str | None) -> datetime | None:
+    """A time as ``stamp`` wrote it (``fromisoformat``: a status page reads 20,000 of them, strptime is 50x slower)."""
     if not text:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).astimezone(timezone.utc)
 
 
 def utcnow() -> datetime:
@@ -128,7 +129,7 @@ class Database:
 
     def _migrate(self) -> None:
         # Another process may create the tables between the check and the create: try again.
-        retry.LEDGER_SETUP.run(lambda: metadata.create_all(self.engine),
+        retry.LEDGER_SETUP.run(self._create,
                                lambda exc: isinstance(exc, (OperationalError, ProgrammingError, IntegrityError)))
         with self.engine.begin() as conn:
             if "changes" not in {c["name"] for c in inspect(conn).get_columns("runs")}:
@@ -146,6 +147,14 @@ class Database:
                     f"the state database {self.shown()} has schema version {found}, newer than this feeds "
                     f"understands ({SCHEMA_VERSION}); upgrade feeds"
                 )
+
+    def _create(self) -> None:
+        """The tables, and the indexes a ledger of an older version lacks (``create_all`` adds none to a table)."""
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            for table in metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()
