@@ -94,7 +94,8 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     from .daemon import Service
     from .errors import FeedsError, SettingsError, UsageError
     from .metrics import Metrics, serve
-    from .web import StatusPages, check_binding, guarded
+    from .web import StatusPages, check_binding, daemon_health
+    from .webauth import guarded
 
     if web_port is not None:
         check_binding(web_host, settings.web)  # beyond loopback only with web.token: exit 2 before anything
@@ -112,12 +113,14 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     built.env.archive.clean_spool()
     server = None
     if web_port is not None:
-        pages = StatusPages(open_ledger(settings), lambda: built.last_feeds, built.env.archive)
+        pages = StatusPages(open_ledger(settings), lambda: built.last_feeds, built.env.archive,
+                            health=daemon_health(built.health))
         try:
             server = serve(metrics, built.health, web_host, web_port, pages,
-                           guard=lambda app: guarded(app, settings.web))
+                           guard=lambda app: guarded(app, settings.web), trusted_proxy=settings.web.trusted_proxy)
         except OSError as exc:
             raise UsageError(f"--web-port {web_port} cannot be used on {web_host}: {exc.strerror}") from None
-        logging.getLogger("feeds.daemon").info("status page, /metrics and /healthz on http://%s:%d/", web_host,
+        shown = f"[{web_host.strip('[]')}]" if ":" in web_host else web_host  # an IPv6 address in a URL
+        logging.getLogger("feeds.daemon").info("status page, /metrics and /healthz on http://%s:%d/", shown,
                                                server.server_address[1])
     return Service(built, settings.schedule.shutdown_grace, server)
