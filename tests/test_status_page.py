@@ -255,7 +255,7 @@ def test_the_layout_keeps_the_newest_slots_and_errors_in_view_at_900_px_and_on_a
     phone = open_tab(browser, board.url + "/", width=390, height=844)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     assert phone.locator('#feeds tr[data-feed="2"] td.error').is_visible()
-    screenshot(phone, "status-page-phone.png", tmp_path)
+    phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
 
 
 def test_pages_of_feeds_problems_on_the_first(tmp_path, browser):
