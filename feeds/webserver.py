@@ -86,7 +86,7 @@ class WebServer:
             self._close()
             raise
         #: (host, port) of the first address listened on (port 0 asks for a free one)
-        self.server_address = (servers[0].effective_host, servers[0].effective_port)
+        self.server_address: tuple[str, int] = servers[0].socket.getsockname()[:2]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="web", daemon=True)
         self._thread.start()
