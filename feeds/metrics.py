@@ -7,14 +7,13 @@ share counters. ``serve()`` answers ``/metrics`` and ``/healthz`` on a port.
 from __future__ import annotations
 
 import json
-import socketserver
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+
+from .webserver import WebServer
 
 
 class Metrics:
@@ -77,21 +76,12 @@ class Metrics:
                     self.changes.labels(fid, kind).set(value)
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def serve(metrics: Metrics, health: Callable[[], tuple[bool, dict[str, Any]]], host: str, port: int,
-          pages: Any = None, guard: Callable[[Any], Any] = lambda app: app) -> _Server:
+          pages: Any = None, guard: Callable[[Any], Any] = lambda app: app, **server_options: Any) -> WebServer:
     """Serve /metrics, /healthz and the status pages from a background thread; return the server.
 
-    ``guard`` wraps the whole application (the status page's token rule).
+    ``guard`` wraps the whole application (the status page's token rule);
+    ``server_options`` go to ``WebServer`` (timeouts, limits, a trusted proxy).
     """
     prometheus = make_wsgi_app(metrics.registry)
 
@@ -107,7 +97,4 @@ def serve(metrics: Metrics, health: Callable[[], tuple[bool, dict[str, Any]]], h
             return prometheus(environ, start_response)
         return pages(environ, start_response)
 
-    server = _Server((host, port), _Quiet)
-    server.set_app(guard(app))
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="metrics", daemon=True).start()
-    return server
+    return WebServer(guard(app), host, port, **server_options)

@@ -32,3 +32,8 @@ def next_due(timeslot: int | None, now: datetime) -> datetime | None:
     today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     due = today + timedelta(minutes=timeslot)
     return due if due > now else due + DAY
+
+
+def next_wake(now: datetime) -> datetime:
+    """The daemon's next wake after ``now``: the next :00 or :30 UTC."""
+    return slot_of(now) + SLOT

@@ -152,7 +152,8 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     from .ledger import gone
     from .errors import FeedsError, SettingsError, UsageError
     from .metrics import Metrics, serve
-    from .web import StatusPages, check_binding, guarded
+    from .web import StatusPages, check_binding, daemon_health
+    from .webauth import guarded
 
     if web_port is not None:
         check_binding(web_host, settings.web)  # beyond loopback only with web.token: exit 2 before anything
@@ -190,12 +191,13 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     if web_port is not None:
         pages_ledger = open_ledger(settings)
         pages = StatusPages(pages_ledger, lambda: [HubFeed.read(raw) for raw in pages_ledger.listing.all()],
-                            built.env.archive)
+                            built.env.archive, health=daemon_health(built.health))
         try:
             server = serve(metrics, built.health, web_host, web_port, pages,
-                           guard=lambda app: guarded(app, settings.web))
+                           guard=lambda app: guarded(app, settings.web), trusted_proxy=settings.web.trusted_proxy)
         except OSError as exc:
             raise UsageError(f"--web-port {web_port} cannot be used on {web_host}: {exc.strerror}") from None
-        logging.getLogger("feeds.daemon").info("status page, /metrics and /healthz on http://%s:%d/", web_host,
+        shown = f"[{web_host.strip('[]')}]" if ":" in web_host else web_host  # an IPv6 address in a URL
+        logging.getLogger("feeds.daemon").info("status page, /metrics and /healthz on http://%s:%d/", shown,
                                                server.server_address[1])
     return Service(built, settings.schedule.shutdown_grace, server, fleet, settings.schedule.worker_processes)

@@ -9,11 +9,11 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, inspect, select, text, update
 
 from feeds.errors import SettingsError
-from feeds.ledger import Ledger
-from feeds.ledger.tables import SCHEMA_VERSION, meta, shared_names
+from feeds.ledger import Ledger, stamp
+from feeds.ledger.tables import SCHEMA_VERSION, meta, runs, shared_names
 
 from conftest import BIN
 from servers import free_port
@@ -137,6 +137,53 @@ def test_first_seen_is_remembered(url):
     with Ledger(url) as ledger:
         assert ledger.sightings.first_seen(5, SLOT) == SLOT
         assert ledger.sightings.first_seen(5, SLOT + timedelta(days=1)) == SLOT
+
+
+def test_the_status_pages_reads_many_feeds_in_one_statement_each(url):
+    """The newest run of thousands of feeds, the archived one, a day of runs and claims, the sightings."""
+    day = SLOT - timedelta(days=1)
+    with Ledger(url) as ledger:
+        rows = []
+        for feed_id in range(1, 1501):
+            for n, when in enumerate((day - timedelta(days=2), day, SLOT)):
+                rows.append({"feed_id": feed_id, "slot_start": stamp(when), "trigger": "schedule",
+                             "started_at": stamp(when + timedelta(seconds=5)), "attempts": 1,
+                             "status": "delivered" if n < 2 or feed_id % 3 else "failed",
+                             "archive_path": f"/a/{feed_id}/{n}" if n < 2 or feed_id % 3 else None})
+        with ledger.db.engine.begin() as conn:
+            conn.execute(insert(runs), rows)
+        manual = ledger.runs.start(7, "manual", started_at=SLOT + timedelta(minutes=5))  # no slot
+        last = ledger.runs.last_of(range(1, 1502))
+        assert len(last) == 1500 and 1501 not in last
+        assert last[7].run_id == manual and last[8].slot_start == stamp(SLOT) and last[9].status == "failed"
+        archived = ledger.runs.last_of([8, 9], archived=True)
+        assert archived[8].archive_path == "/a/8/2" and archived[9].archive_path == "/a/9/1"  # 9's newest failed
+        assert ledger.runs.last_of([]) == {}
+        recent = ledger.runs.since(day, [8, 9, 7])
+        assert [(r.feed_id, r.slot_start) for r in recent] == [(7, stamp(day)), (7, stamp(SLOT)), (8, stamp(day)),
+                                                               (8, stamp(SLOT)), (9, stamp(day)), (9, stamp(SLOT)),
+                                                               (7, None)]  # in id order; no run of 3 days ago
+        assert ledger.runs.since(day, []) == []
+        ledger.claims.take(8, SLOT, LEASE, now=SLOT)
+        ledger.claims.settle(8, SLOT, "failed")
+        ledger.claims.take(8, SLOT, LEASE, now=SLOT)
+        ledger.claims.take(9, day - timedelta(hours=1), LEASE, now=day)
+        assert [(c.feed_id, c.slot_start, c.status, c.tries) for c in ledger.claims.since(day)] == [
+            (8, SLOT, "running", 2)]
+        assert ledger.claims.since(day, [9]) == []
+        ledger.sightings.first_seen(8, day)
+        ledger.sightings.first_seen(9, SLOT)
+        assert ledger.sightings.all() == {8: day, 9: SLOT} and ledger.sightings.all([9]) == {9: SLOT}
+
+
+def test_an_older_ledger_gets_the_new_indexes_when_opened(url):
+    with Ledger(url) as ledger:
+        with ledger.db.engine.begin() as conn:
+            for index in runs.indexes:
+                index.drop(conn)
+    with Ledger(url) as ledger:
+        found = {index["name"] for index in inspect(ledger.db.engine).get_indexes("runs")}
+    assert {"ix_runs_feed_id_id", "ix_runs_feed_id_started_at", "ix_runs_feed_id_slot_start"} <= found
 
 
 def test_host_keys_and_leftovers(url):

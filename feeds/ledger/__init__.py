@@ -19,7 +19,7 @@ module with typed rows:
 from __future__ import annotations
 
 from .alert_outbox import AlertOutbox, PendingAlert
-from .claims import Claims
+from .claims import ClaimRow, Claims
 from .database import Database, dead_owner, gone, owner_name, parse_stamp, stamp
 from .host_keys import HostKey, HostKeys
 from .leftovers import Leftovers
@@ -30,8 +30,8 @@ from .sightings import Sightings
 from .snapshots import Snapshots
 from .streaks import Streaks
 
-__all__ = ["AlertOutbox", "AttemptRow", "HostKey", "Ledger", "Owner", "PendingAlert", "RunRow", "dead_owner", "gone",
-           "owner_name", "parse_stamp", "stamp"]
+__all__ = ["AlertOutbox", "AttemptRow", "ClaimRow", "HostKey", "Ledger", "Owner", "PendingAlert", "RunRow", "dead_owner",
+           "gone", "owner_name", "parse_stamp", "stamp"]
 
 
 class Ledger:

@@ -25,7 +25,7 @@ from sqlalchemy import and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import retry
-from .database import Database, dead_owner, owner_name, stamp, utcnow
+from .database import Database, dead_owner, owner_name, parse_stamp, stamp, utcnow
 from .runs import Runs
 from .tables import claims
 
@@ -44,6 +44,16 @@ class Taken:
 
     tries: int
     previous_run: int | None = None
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """A slot's claim: how its last run ended (or ``running``) and how many runs it has had."""
+
+    feed_id: int
+    slot_start: datetime
+    status: str
+    tries: int
 
 
 class Claims:
@@ -134,6 +144,17 @@ class Claims:
         with self.engine.connect() as conn:
             return conn.execute(select(claims.c.tries).where(and_(
                 claims.c.feed_id == feed_id, claims.c.slot_start == stamp(slot_start)))).scalar() or 0
+
+    def since(self, when: datetime, feed_ids: list[int] | None = None) -> list[ClaimRow]:
+        """The claims of the slots from ``when`` on (of ``feed_ids`` only, when given): each feed's latest due slot."""
+        query = select(claims.c.feed_id, claims.c.slot_start, claims.c.status, claims.c.tries).where(
+            claims.c.slot_start >= stamp(when))
+        if feed_ids is not None:
+            query = query.where(claims.c.feed_id.in_(feed_ids))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [ClaimRow(feed_id, parse_stamp(slot), status, tries)  # type: ignore[arg-type]
+                for feed_id, slot, status, tries in rows]
 
     def statuses(self, slot_starts: dict[int, datetime], now: datetime | None = None,
                  dead: Liveness = this_host) -> dict[int, tuple[str, int]]:

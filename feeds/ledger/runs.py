@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import JSON, Integer, and_, cast, func, insert, select, union, update
+from sqlalchemy.sql import FromClause
 
 from .. import redact
 from .database import Database, dead_owner, owner_name, stamp, utcnow
@@ -131,24 +132,44 @@ class Runs:
         with self.engine.connect() as conn:
             return [RunRow.of(row) for row in conn.execute(query).mappings()]
 
-    def last_of(self, feed_ids: Iterable[int]) -> dict[int, RunRow]:
-        """The newest run of each of ``feed_ids``."""
-        feed_ids = list(feed_ids)
-        if not feed_ids:
+    def last_of(self, feed_ids: Iterable[int], *, archived: bool = False) -> dict[int, RunRow]:
+        """The newest run of each of ``feed_ids`` (``archived``: the newest whose file was archived).
+
+        One statement for any number of feeds, and each feed's newest run is
+        one step down the (feed_id, id) index: a ``GROUP BY`` would read every
+        run of the year (10,000 feeds: 3.6 million index entries).
+        """
+        ids = sorted(set(feed_ids))
+        if not ids:
             return {}
-        newest = (select(runs.c.feed_id, func.max(runs.c.id).label("id"))
-                  .where(runs.c.feed_id.in_(feed_ids)).group_by(runs.c.feed_id).subquery())
+        wanted = _each(self.engine.dialect.name, ids)
+        older = runs.alias("older")
+        newest = (select(older.c.id).where(older.c.feed_id == cast(wanted.c.value, Integer))
+                  .order_by(older.c.id.desc()).limit(1))
+        if archived:
+            newest = newest.where(older.c.archive_path.is_not(None))
+        chosen = select(newest.correlate(wanted).scalar_subquery()).select_from(wanted)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(runs).join(newest, runs.c.id == newest.c.id)).mappings()
+            rows = conn.execute(select(runs).where(runs.c.id.in_(chosen))).mappings()
             return {row["feed_id"]: RunRow.of(row) for row in rows}
 
-    def since(self, when: datetime) -> list[RunRow]:
-        """Runs started or due from ``when`` on, oldest first (the status page's timeline)."""
+    def since(self, when: datetime, feed_ids: Iterable[int]) -> list[RunRow]:
+        """The runs of ``feed_ids`` started or due from ``when`` on, oldest first (the status page's timeline).
+
+        Each feed's runs are two ranges of its (feed_id, started_at) and
+        (feed_id, slot_start) indexes, not a scan of its year.
+        """
+        ids = sorted(set(feed_ids))
+        if not ids:
+            return []
         since = stamp(when)
+        each = _each(self.engine.dialect.name, ids)
+        wanted = runs.c.feed_id.in_(select(cast(each.c.value, Integer)).select_from(each))
+        query = union(select(runs).where(wanted, runs.c.started_at >= since),
+                      select(runs).where(wanted, runs.c.slot_start >= since))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(runs).where(or_(runs.c.started_at >= since, runs.c.slot_start >= since))
-                                .order_by(runs.c.id)).mappings()
-            return [RunRow.of(row) for row in rows]
+            found = [RunRow.of(row) for row in conn.execute(query).mappings()]
+        return sorted(found, key=lambda run: run.run_id)
 
     def running_of(self, worker: str) -> list[RunRow]:
         """The runs of a daemon (``worker``, "host:pid") still ``running``."""
@@ -214,3 +235,10 @@ class Runs:
             rows = conn.execute(select(runs.c.id, runs.c.owner).where(runs.c.status == "running")).all()
         dead = [run_id for run_id, owner in rows if dead_owner(owner)]
         return self.fail(dead, "abandoned: the process running it stopped before it finished", now)
+
+
+def _each(dialect: str, ids: list[int]) -> FromClause:
+    """A table of ``ids`` (column ``value``) from one JSON parameter: no statement with 10,000 parameters."""
+    if dialect == "postgresql":
+        return func.json_array_elements_text(cast(ids, JSON)).table_valued("value").alias("wanted")
+    return func.json_each(json.dumps(ids)).table_valued("value").alias("wanted")

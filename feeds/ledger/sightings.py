@@ -44,3 +44,12 @@ class Sightings:
                 return {fid: self.first_seen(fid, now) for fid in wanted}
             found.update({fid: now for fid in new})
         return found  # type: ignore[return-value]
+
+    def all(self, feed_ids: list[int] | None = None) -> dict[int, datetime]:
+        """When each feed (of ``feed_ids``, when given) was first seen; read only: the status page remembers nothing."""
+        query = select(feeds_seen.c.feed_id, feeds_seen.c.first_seen)
+        if feed_ids is not None:
+            query = query.where(feeds_seen.c.feed_id.in_(feed_ids))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {feed_id: parse_stamp(first) for feed_id, first in rows}  # type: ignore[misc]
