@@ -135,12 +135,14 @@ def postgres():
     """A PostgreSQL server for the whole test session (SPEC §6: a shared ledger)."""
     from postgres import PostgresServer, binaries
 
-    if binaries() is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+    if binaries() is None:  # a fleet is a feature: its tests fail rather than skip without a server
+        pytest.fail("no PostgreSQL server binaries (initdb, pg_ctl) on this machine: install Debian's postgresql "
+                    "(the README's test command does)")
     try:
         server = PostgresServer().start()
     except KeyError:
-        pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
+        pytest.fail("running as root and there is no 'postgres' user to run PostgreSQL as: install Debian's "
+                    "postgresql, which creates it")
     yield server
     server.stop()
 
