@@ -106,6 +106,7 @@ _ADDED_COLUMNS = (
     ("runs", "worker", "VARCHAR(255)"),
     ("runs", "publishing", "VARCHAR(2048)"),
     ("claims", "worker", "VARCHAR(64)"),
+    ("runs", "released_by", "VARCHAR(255)"),
 )
 
 

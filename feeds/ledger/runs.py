@@ -25,7 +25,7 @@ from .tables import attempts, runs
 #: the fields of a run as ``history --json`` prints them (SPEC §6), in that order
 FIELDS = ("run_id", "feed_id", "organisation", "feed_name", "slot_start", "trigger", "started_at", "ended_at",
           "status", "method", "rows", "bytes", "sha256", "filename", "destination", "attempts", "error",
-          "archive_path", "host", "worker", "changes")
+          "archive_path", "host", "worker", "changes", "released_by")
 #: fields whose text may carry a secret: masked as they are written
 _MASKED = ("error", "destination")
 
@@ -59,11 +59,16 @@ class RunRow:
     #: what the run was making visible (a temporary name on the server) when it last wrote its row
     publishing: str | None = None
 
+    #: a held run: the run that released it (None: not released)
+    released_by: int | None = None
+
     @classmethod
     def of(cls, row: Any) -> RunRow:
-        values = {name: row[name] for name in FIELDS if name not in ("run_id", "changes")}
+        values = {name: row[name] for name in FIELDS if name not in ("run_id", "changes", "released_by")}
+        released = row["released_by"]
         return cls(run_id=row["id"], changes=json.loads(row["changes"]) if row["changes"] else None,
-                   owner=row["owner"], publishing=row["publishing"], **values)
+                   owner=row["owner"], publishing=row["publishing"],
+                   released_by=int(released) if released and released.isdigit() else None, **values)
 
     def to_json(self) -> dict[str, Any]:
         """The run as ``history --json`` prints it."""
@@ -170,6 +175,40 @@ class Runs:
         with self.engine.connect() as conn:
             found = [RunRow.of(row) for row in conn.execute(query).mappings()]
         return sorted(found, key=lambda run: run.run_id)
+
+    # --- releasing a held run, once ------------------------------------------------------------
+
+    def take_release(self, run_id: int) -> bool:
+        """Become the one release of held run ``run_id``: False when it is released, or being released by a
+        live process; two releases at the same time, on one database, cannot both win."""
+        me = owner_name()
+        with self.engine.connect() as conn:
+            current = conn.execute(select(runs.c.released_by).where(runs.c.id == run_id)).scalar()
+        if current is not None and (current.isdigit() or not dead_owner(current)):
+            return False
+        with self.engine.begin() as conn:
+            won = conn.execute(update(runs).where(and_(
+                runs.c.id == run_id, runs.c.status == "held",
+                runs.c.released_by.is_(None) if current is None else runs.c.released_by == current,
+            )).values(released_by=me))
+        return won.rowcount == 1
+
+    def released(self, run_id: int, by: int | None) -> None:
+        """The held run was released by run ``by``, or (None) the release failed and it may be tried again."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(runs.c.error).where(runs.c.id == run_id)).first()
+            values: dict[str, Any] = {"released_by": str(by) if by is not None else None}
+            if by is not None and row is not None and row.error:
+                values["error"] = row.error.split("; release it with:")[0] + f"; released by run {by}"
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+    def delivered_after(self, feed_id: int, run_id: int) -> RunRow | None:
+        """The feed's first delivered run after run ``run_id``, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(and_(runs.c.feed_id == feed_id, runs.c.id > run_id,
+                                                       runs.c.status == "delivered"))
+                               .order_by(runs.c.id).limit(1)).mappings().first()
+        return RunRow.of(row) if row else None
 
     def running_of(self, worker: str) -> list[RunRow]:
         """The runs of a daemon (``worker``, "host:pid") still ``running``."""

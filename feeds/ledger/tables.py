@@ -42,6 +42,7 @@ runs = Table(
     Column("changes", Text),  # the change summary (SPEC §12), JSON
     Column("worker", String(255)),  # the daemon that ran it: "host:pid" (SPEC §14)
     Column("publishing", String(2048)),  # what was being made visible when the run stopped (a temporary name)
+    Column("released_by", String(255)),  # a held run: the run that released it (or who is releasing it now)
     # A feed's newest run is one step down this index (the status page asks it for 10,000 feeds at once).
     Index("ix_runs_feed_id_id", "feed_id", "id"),
     # A feed's last 24 hours of runs are a range of these (the timeline), not a scan of its year.
