@@ -51,6 +51,23 @@ class Metrics:
             endpoint = f"/{parts[0]}/{{id}}"
         self.hub_requests.labels(method, endpoint, str(status) if status else "error").inc()
 
+    def restore(self, delivered: dict[int, Any], first_seen: dict[int, Any]) -> None:
+        """Each known feed's last success from the ledger, so that a restart (or another daemon's delivery)
+        forgets nothing: the newest delivered run's end, or, for a feed never delivered, when it was first
+        seen, so that "not delivered for 25 hours" fires for it too."""
+        from datetime import datetime
+
+        for feed_id in set(first_seen) | set(delivered):
+            run = delivered.get(feed_id)
+            label = str(feed_id)
+            when = datetime.fromisoformat(run.ended_at.replace("Z", "+00:00")) if run and run.ended_at else None
+            when = when or first_seen.get(feed_id)
+            if when is not None:
+                self.last_success.labels(label).set(when.timestamp())
+            if run is not None:
+                self.rows.labels(label).set(run.rows or 0)
+                self.bytes.labels(label).set(run.bytes or 0)
+
     def work_finished(self, result: Any) -> None:
         """A piece of organisation work done, in this daemon or one of its worker processes."""
         self.work.labels("handed back" if result.remaining else "done").inc()

@@ -398,3 +398,25 @@ def test_metrics_and_health(world):
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 503
     finally:
         server.shutdown()
+
+
+def test_metrics_are_restored_from_the_ledger_at_a_restart(world):
+    """A restarted daemon (or another one of a fleet) knows every feed's last success: the 25-hour alert works."""
+    world.sandbox.feeds[1] = email_feed(1, 150)
+    world.sandbox.feeds[2] = {**email_feed(2, 150), "delivery_email": "not an address"}  # never delivered
+    first = world.daemon()
+    world.wake(first, at("02:00"))
+    world.wake(first, at("02:30"))
+    first.stop(0)
+    metrics = Metrics()
+    later = world.daemon(metrics=metrics)
+    world.wake(later, at("04:00"))  # nothing due: the metrics come from the ledger
+    (delivered,) = [r for r in world.runs(1) if r["status"] == "delivered"]
+    ended = datetime.fromisoformat(delivered["ended_at"].replace("Z", "+00:00")).timestamp()
+
+    def value(name: str, feed_id: int) -> float | None:
+        return metrics.registry.get_sample_value(name, {"feed_id": str(feed_id)})
+
+    assert value("feeds_last_success_timestamp_seconds", 1) == pytest.approx(ended)
+    assert value("feeds_last_success_timestamp_seconds", 2) == at("02:00").timestamp()  # when it was first seen
+    assert value("feeds_rows", 1) == 245

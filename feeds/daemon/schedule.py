@@ -153,6 +153,8 @@ class Daemon:
         # When this ledger first saw the feed active: a fresh install, or a new feed, does not catch up slots from
         # before it was known; a feed first seen during its own slot counts for that slot.
         first_seen = self.ledger.sightings.first_seen_all((f.id for f in usable), now)  # type: ignore[misc]
+        if self.metrics:  # the ledger is the truth: deliveries before a restart, or by another daemon, count
+            self.metrics.restore(self.ledger.runs.last_of(first_seen, delivered=True), first_seen)
         slots = {feed.id: latest_due(feed.timeslot, now) for feed in usable}  # type: ignore[arg-type]
         claims = self.ledger.claims.statuses(slots, now, self.shop.liveness)  # type: ignore[arg-type]
         due = []

@@ -137,8 +137,9 @@ class Runs:
         with self.engine.connect() as conn:
             return [RunRow.of(row) for row in conn.execute(query).mappings()]
 
-    def last_of(self, feed_ids: Iterable[int], *, archived: bool = False) -> dict[int, RunRow]:
-        """The newest run of each of ``feed_ids`` (``archived``: the newest whose file was archived).
+    def last_of(self, feed_ids: Iterable[int], *, archived: bool = False, delivered: bool = False) -> dict[int, RunRow]:
+        """The newest run of each of ``feed_ids`` (``archived``: the newest whose file was archived;
+        ``delivered``: the newest delivered).
 
         One statement for any number of feeds, and each feed's newest run is
         one step down the (feed_id, id) index: a ``GROUP BY`` would read every
@@ -153,6 +154,8 @@ class Runs:
                   .order_by(older.c.id.desc()).limit(1))
         if archived:
             newest = newest.where(older.c.archive_path.is_not(None))
+        if delivered:
+            newest = newest.where(older.c.status == "delivered")
         chosen = select(newest.correlate(wanted).scalar_subquery()).select_from(wanted)
         with self.engine.connect() as conn:
             rows = conn.execute(select(runs).where(runs.c.id.in_(chosen))).mappings()
