@@ -35,7 +35,7 @@ def last_run_of(run: RunRow | None) -> dict[str, Any] | None:
     if run is None:
         return None
     return {"run_id": run.run_id, "status": run.status, "ended_at": run.ended_at, "rows": run.rows,
-            "error": run.error, "changes": run.changes}
+            "error": run.error, "changes": run.changes, "worker": run.worker}
 
 
 def feed_statuses(feeds: list[HubFeed], ledger: Ledger, now: datetime) -> list[dict[str, Any]]:

@@ -122,7 +122,7 @@ def no_runs(feed_id: int | None) -> str:
 
 def status_table(statuses: list[dict[str, Any]]) -> None:
     table = _table("id", "org", "name", "method", "active", "slot (UTC)", "next due (UTC)", "last run", "ended",
-                   "rows", "changes / error")
+                   "daemon", "rows", "changes / error")
     for feed in statuses:
         last = feed["last_run"] or {}
         changes = Changes.from_json(last.get("changes"))
@@ -131,7 +131,8 @@ def status_table(statuses: list[dict[str, Any]]) -> None:
             _clean(feed["id"]), _clean(feed["organisation"]), _clean(feed["name"]), _clean(feed["method"]),
             yes_no(feed["active"]), _clean(timeslot_text(feed["timeslot"])),
             _clean((feed["next_due"] or "")[:16].replace("T", " ")), _clean(last.get("status") or "never run"),
-            _clean((last.get("ended_at") or "")[:16].replace("T", " ")), _clean(last.get("rows")), _clean(detail),
+            _clean((last.get("ended_at") or "")[:16].replace("T", " ")), _clean(last.get("worker")),
+            _clean(last.get("rows")), _clean(detail),
         )
     console = _console()
     console.print(table)

@@ -212,7 +212,7 @@ class StatusPages:
         if last is not None:
             shown = last.changes and last.status in ("delivered", "held")
             run = {"status": last.status, "ended": _when(last.ended_at or last.started_at), "rows": last.rows,
-                   "trigger": last.trigger, "error": last.error or "",
+                   "trigger": last.trigger, "error": last.error or "", "worker": last.worker or "",
                    "summary": Changes.from_json(last.changes).short() if shown else ""}  # type: ignore[union-attr]
         file = None
         if archived is not None and self._archived(archived) is not None:

@@ -182,6 +182,7 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
 
         fleet = Fleet(built, settings.state.database_url, settings.schedule.takeover_seconds)
         built.shop.liveness = heartbeat_liveness(ledger, settings.schedule.takeover_seconds)
+        built.fleet_counts = fleet.counts
         metrics.queue_depth.set_function(lambda: fleet.counts()["queued"])
         metrics.daemons.set_function(lambda: fleet.counts()["daemons"])
     else:

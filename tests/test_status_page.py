@@ -12,6 +12,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import socket
 import os
 import re
 import shutil
@@ -416,8 +417,9 @@ database = "{tmp_path / 'state' / 'feeds.db'}"
     assert statuses[0]["last_run"] is None and statuses[1]["next_due"] is None  # never run; inactive
     assert statuses[0]["next_due"].endswith(":30:00Z")
     last = statuses[2]["last_run"]
-    assert set(last) == {"run_id", "status", "ended_at", "rows", "error", "changes"}
+    assert set(last) == {"run_id", "status", "ended_at", "rows", "error", "changes", "worker"}
     assert last["status"] == "delivered" and last["changes"]["previous_rows"] is None
+    assert last["worker"].split(":")[0] == socket.gethostname()  # which daemon or command ran it: host:pid
     table = invoke("--config", str(conf), "status").output
     assert "SITC feed" in table and "delivered" in table and "never run" in table
 

@@ -77,6 +77,8 @@ class Daemon:
         self.started_at = self.clock()
         #: work handed back at a shutdown, for the engine that hands it on
         self.cut: list[tuple[int, datetime]] = []
+        #: what the fleet's engine says of the fleet (jobs queued, daemons alive); None: this daemon alone
+        self.fleet_counts: Callable[[], dict[str, int]] | None = None
 
     # --- the schedule --------------------------------------------------------------
 
@@ -238,10 +240,16 @@ class Daemon:
         now = self.clock()
         last = self.last_wake
         fresh = last is not None and now - last < SLOT + timedelta(minutes=5)
-        detail = {
+        detail: dict[str, Any] = {
             "last_wake": last.isoformat() if last else None,
             "running": self.queue.running(),
             "queued": self.queue.depth(),
             "stopping": self.stopping.is_set(),
         }
+        if self.fleet_counts is not None:
+            try:
+                detail.update(self.fleet_counts())  # the fleet's queue, and how many daemons are alive
+            except Exception as exc:
+                detail["fleet"] = f"unknown ({type(exc).__name__})"
+            fresh = True  # in a fleet one daemon wakes per slot: this one is healthy while it takes work
         return fresh and not self.stopping.is_set(), detail
