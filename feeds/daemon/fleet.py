@@ -135,8 +135,6 @@ class Fleet:
     # --- the tasks ------------------------------------------------------------------
 
     def _register(self) -> None:
-        import procrastinate
-
         daemon = self.daemon
 
         @self.app.periodic(cron="0,30 * * * *", periodic_id="slots", priority=WAKE_PRIORITY, queueing_lock="wake")
