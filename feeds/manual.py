@@ -10,6 +10,7 @@ its claim is left as it was.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -18,8 +19,10 @@ from .config import HubFeed
 from .errors import FeedsError
 from .hub import Hubs
 from .ledger import Ledger
-from .runner import RunEnvironment, RunResult, run_feed
+from .runner import RunEnvironment, RunResult, run_feed, settle_interrupted
 from .slots import latest_due, utcnow
+
+log = logging.getLogger("feeds.run")
 
 
 def run_by_hand(env: RunEnvironment, hubs: Hubs, ledger: Ledger, feed_id: int, *, lease: timedelta,
@@ -37,6 +40,8 @@ def run_by_hand(env: RunEnvironment, hubs: Hubs, ledger: Ledger, feed_id: int, *
                              f"{slot:%H:%M} UTC slot; it is not sent twice: `feeds history --id {feed_id}` shows "
                              "when it is done")
         claimed = taken != "delivered"
+        if claimed and taken.previous_run is not None:  # a run a stopped process left: settled before anything
+            claimed = _settle_interrupted(env, ledger, raw, feed_id, slot, taken.previous_run)
     try:
         result = run_feed(env, hubs, ledger, feed_id, trigger="manual", force=force, raw=raw, on_page=on_page,
                           guard=guard, slot_start=slot if claimed else None,
@@ -50,3 +55,21 @@ def run_by_hand(env: RunEnvironment, hubs: Hubs, ledger: Ledger, feed_id: int, *
         status = result.status if result.status in ("delivered", "held") else "failed"
         ledger.claims.settle(feed_id, slot, "unconfirmed" if result.unconfirmed else status)  # type: ignore[arg-type]
     return result
+
+
+def _settle_interrupted(env: RunEnvironment, ledger: Ledger, raw: dict[str, Any], feed_id: int, slot: Any,
+                        run_id: int) -> bool:
+    """The slot's run a stopped process left, settled as the daemon settles it: delivered when its file was made
+    visible (the run by hand is then a resend, as for any slot already delivered), else failed. Whether this run
+    by hand still holds the slot's claim."""
+    try:
+        previous = settle_interrupted(env, ledger, raw, run_id)
+    except FeedsError as exc:
+        log.warning("feed %s: run %s was interrupted and %s; the run by hand goes ahead as asked", feed_id, run_id, exc)
+        return True
+    if previous in ("delivered", "unconfirmed"):
+        ledger.claims.settle(feed_id, slot, previous)
+        log.warning("feed %s: run %s had already delivered this slot before its process stopped; this run by hand "
+                    "sends the file again, as asked", feed_id, run_id)
+        return False
+    return True

@@ -33,7 +33,8 @@ class Metrics:
         self.wakes = Counter("feeds_wakes", "Daemon wake-ups", registry=self.registry)
         self.catalogue_reads = Counter("feeds_catalogue_reads", "Catalogue reads from Hub", ["outcome"],
                                        registry=self.registry)
-        self.running = Gauge("feeds_runs_in_progress", "Feed runs in progress", registry=self.registry)
+        self.in_progress = Gauge("feeds_work_in_progress", "Organisations' slot work this daemon is doing now "
+                                 "(SPEC §14)", registry=self.registry)
         self.last_wake = Gauge("feeds_last_wake_timestamp_seconds", "When the daemon last woke", registry=self.registry)
         self.changes = Gauge("feeds_changes", "The last file's changes beside the delivery before it (SPEC §12)",
                              ["feed_id", "kind"], registry=self.registry)

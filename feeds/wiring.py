@@ -138,6 +138,7 @@ def daemon(settings: Settings, hubs: Hubs, ledger: Ledger, **options: Any) -> Da
         options["pool"] = Processes(worker_setup(settings, worker), count,
                                     Processes.threads_for(settings.schedule.max_parallel, count),
                                     settings.hub.concurrency)
+        hubs.share_limit(options["pool"].limiter)  # the daemon's own reads count in hub.concurrency too
     return Daemon(run_environment(settings), settings.schedule, hubs, ledger, alerts=alerts(settings),
                   worker=worker, **options)
 
@@ -188,6 +189,7 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     else:
         metrics.queue_depth.set_function(built.queue.depth)
         metrics.daemons.set(1)
+    metrics.in_progress.set_function(built.pool.busy)
     server = None
     if web_port is not None:
         pages_ledger = open_ledger(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -174,6 +175,28 @@ def test_a_claim_left_by_a_crash_expires_and_is_retried(world):
     runs = {r["run_id"]: r for r in world.runs(1)}
     assert runs[run_id]["status"] == "failed" and "abandoned" in runs[run_id]["error"]
     assert len(world.deliveries(1)) == 1
+
+
+def test_an_interrupted_last_try_is_settled_at_the_next_wake_and_not_tried_a_fourth_time(world):
+    """Two tries failed, the third's process died mid-run: the next wake settles that run (its file was not
+    made visible) and the slot ends failed; it does not stay "running" all day, nor is it tried again."""
+    world.sandbox.feeds[1] = email_feed(1, 150)
+    daemon = world.daemon()
+    world.wake(daemon, at("02:00"))  # first seen
+    lease = timedelta(minutes=25)
+    with Ledger(world.settings.state.database_url) as ledger:
+        for minute in ("02:30", "02:35"):
+            assert ledger.claims.take(1, at("02:30"), lease, now=at(minute), owner="other-host:4242:x")
+            ledger.claims.settle(1, at("02:30"), "failed")
+        assert ledger.claims.take(1, at("02:30"), lease, now=at("02:40"), owner="other-host:4242:dead").tries == 3
+        run_id = ledger.runs.start(1, "schedule", slot_start=at("02:30"), started_at=at("02:40"))
+        ledger.claims.attach_run(1, at("02:30"), run_id)
+    assert world.wake(daemon, at("03:30")) == []  # the lease ran out at 03:05: settled, not run
+    with Ledger(world.settings.state.database_url) as ledger:
+        assert ledger.claims.status(1, at("02:30")) == "failed"
+    runs = {r["run_id"]: r for r in world.runs(1)}
+    assert runs[run_id]["status"] == "failed" and "abandoned" in runs[run_id]["error"]
+    assert world.wake(daemon, at("04:00")) == [] and world.deliveries(1) == []
 
 
 def test_a_claim_of_a_dead_process_on_this_host_is_retried_at_once(world):
@@ -420,3 +443,72 @@ def test_metrics_are_restored_from_the_ledger_at_a_restart(world):
     assert value("feeds_last_success_timestamp_seconds", 1) == pytest.approx(ended)
     assert value("feeds_last_success_timestamp_seconds", 2) == at("02:00").timestamp()  # when it was first seen
     assert value("feeds_rows", 1) == 245
+
+
+def test_a_run_by_hand_counts_for_its_slot_and_settles_a_run_a_stopped_process_left(world):
+    """`feeds run` in a slot whose run was interrupted: the interrupted run is settled (not left "running"), the
+    run by hand is the slot's delivery, and the daemon does not send the feed again in that slot."""
+    import os
+    import socket
+
+    from feeds.errors import FeedsError
+    from feeds.manual import run_by_hand
+
+    now = datetime.now(timezone.utc)
+    if slot_of(now) + timedelta(minutes=30) - now < timedelta(seconds=15):  # not across a slot's boundary
+        time.sleep(16)
+        now = datetime.now(timezone.utc)
+    slot = slot_of(now)
+    world.sandbox.feeds[1] = email_feed(1, slot.hour * 60 + slot.minute)
+    lease = timedelta(minutes=25)
+    env, hubs = wiring.run_environment(world.settings), as_hubs(HubClient(world.settings.hub, policy=FAST_HUB))
+    with Ledger(world.settings.state.database_url) as ledger:
+        assert ledger.claims.take(1, slot, lease)  # held by this process: alive
+        with pytest.raises(FeedsError, match="being delivered by a daemon right now"):
+            run_by_hand(env, hubs, ledger, 1, lease=lease)
+        ledger.claims.settle(1, slot, "failed")
+        assert ledger.claims.take(1, slot, lease, owner=f"{socket.gethostname()}:999999:gone").tries == 2
+        interrupted = ledger.runs.start(1, "schedule", slot_start=slot)
+        ledger.claims.attach_run(1, slot, interrupted)
+        result = run_by_hand(env, hubs, ledger, 1, lease=lease)
+        assert result.status == "delivered" and result.slot_start == slot
+        assert ledger.claims.status(1, slot) == "delivered"
+        runs = {run.run_id: run for run in ledger.runs.history(feed_id=1)}
+        assert runs[interrupted].status == "failed" and "abandoned" in runs[interrupted].error
+    daemon = world.daemon()
+    assert world.wake(daemon, now) == [] and len(world.deliveries(1)) == 1
+
+
+def test_health_counts_the_organisations_work_in_progress(world):
+    """`running` in /healthz (and on the page) is the work the daemon's pool is doing, however it came."""
+    world.sandbox.feeds[1] = email_feed(1, 150)
+    daemon = world.daemon()
+    world.wake(daemon, at("02:00"))
+    world.sandbox.add_fault(Fault("delay", path="/products", seconds=1.5))
+    world.clock.now = at("02:30")
+    futures = daemon.wake(at("02:30"))
+    deadline = time.monotonic() + 10
+    while daemon.health()[1]["running"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert daemon.health()[1]["running"] == 1
+    assert daemon.wait_idle(30) and [run.status for f in futures for run in f.result()] == ["delivered"]
+    assert daemon.health()[1]["running"] == 0
+
+
+def test_worker_processes_and_the_daemons_own_reads_share_one_hub_limit(tmp_path):
+    """hub.concurrency bounds the whole daemon: its feed-list reads take places from the semaphore its worker
+    processes share; at the stop, the clients get a limit of their own back (the shared one goes with them)."""
+    sandbox = Sandbox(feeds={1: email_feed(1, 150)})
+    with RunningSandbox(sandbox) as running:
+        world = World(tmp_path, sandbox, running, schedule={"processes": 2})
+        daemon = world.daemon()
+        clients = [credentials.client for credentials in daemon.hubs.credentials]
+        shared = daemon.pool.limiter
+        try:
+            assert shared is not None and all(client._limiter is shared for client in clients)
+            world.wake(daemon, at("02:00"))
+            (result,) = world.wake(daemon, at("02:30"))
+            assert result.status == "delivered" and len(daemon.pool.pids()) == 2
+        finally:
+            daemon.stop(0)
+        assert all(client._limiter is not None and client._limiter is not shared for client in clients)

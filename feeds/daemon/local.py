@@ -76,10 +76,6 @@ class LocalQueue:
         with self._lock:
             return len(self._waiting)
 
-    def running(self) -> int:
-        with self._lock:
-            return self._busy
-
     def close(self) -> int:
         """No more work starts; what waits is dropped (caught up at the next start). How many were dropped."""
         with self._lock:

@@ -233,6 +233,8 @@ class Daemon:
                 self.cut.append((run.feed_id, slot))
                 log.warning("feed %s, slot %s: cut off by the shutdown; it will be caught up", run.feed_id,
                             slot.strftime("%H:%M"))
+        if getattr(self.pool, "limiter", None) is not None:
+            self.hubs.share_limit(None)  # the workers' shared semaphore is removed with them
         self.pool.close()
         return sorted(set(self.cut))
 
@@ -242,7 +244,7 @@ class Daemon:
         fresh = last is not None and now - last < SLOT + timedelta(minutes=5)
         detail: dict[str, Any] = {
             "last_wake": last.isoformat() if last else None,
-            "running": self.queue.running(),
+            "running": self.pool.busy(),  # work in progress, from the local queue or the fleet's
             "queued": self.queue.depth(),
             "stopping": self.stopping.is_set(),
         }

@@ -218,6 +218,11 @@ def _run_one(due: DueFeed, raw: dict[str, Any] | None, shop: Workshop,
         if previous in ("delivered", "unconfirmed"):
             ledger.claims.settle(due.feed_id, due.slot, previous)
             return None
+    if taken.tries > retry.RUNS_PER_SLOT:  # the interrupted run was the slot's last try: settled, not run again
+        log.error("feed %s, slot %s: its last try was interrupted and its file was not made visible; it is not "
+                  "tried again this slot", due.feed_id, due.slot.strftime("%H:%M"))
+        ledger.claims.settle(due.feed_id, due.slot, "failed")
+        return None
     try:
         result = run_feed(shop.env, shop.hubs, ledger, due.feed_id, trigger=due.trigger, force=True, raw=raw,
                           catalogue=catalogue, slot_start=due.slot, cancel=shop.cancel, worker=shop.worker,

@@ -54,11 +54,26 @@ class InProcess:
     def __init__(self, shop: Workshop, threads: int):
         self.shop = shop
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="work")
+        self._lock = threading.Lock()
+        self._busy = 0
 
     def submit(self, work: OrganisationWork, engine_worker: str | None = None) -> Future[WorkResult]:
         if engine_worker is not None:
             self.shop.engine_worker = engine_worker
-        return self._pool.submit(do, work, self.shop)
+        with self._lock:
+            self._busy += 1
+        future = self._pool.submit(do, work, self.shop)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[WorkResult]) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    def busy(self) -> int:
+        """Organisations' work submitted and not finished: the local queue's and the fleet's alike."""
+        with self._lock:
+            return self._busy
 
     def drain(self) -> None:
         self.shop.drain.set()
@@ -220,6 +235,11 @@ class Processes:
                 future.set_exception(RuntimeError(f"the worker process could not be reached ({exc})"))
         return future
 
+    def busy(self) -> int:
+        """Organisations' work submitted and not finished: the local queue's and the fleet's alike."""
+        with self._lock:
+            return len(self._futures)
+
     def _tell(self, *message: Any) -> None:
         with self._lock:
             for worker in self._processes:
@@ -233,6 +253,11 @@ class Processes:
 
     def cancel(self) -> None:
         self._tell("cancel")
+
+    @property
+    def limiter(self) -> Any:
+        """The ``hub.concurrency`` semaphore the worker processes share (the daemon's own client shares it too)."""
+        return self._limiter
 
     def pids(self) -> list[int]:
         with self._lock:

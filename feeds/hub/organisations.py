@@ -110,6 +110,13 @@ class Hubs:
         """Credential sets from clients made elsewhere (tests, benchmarks): each is [hub]-like."""
         return cls([Credentials("hub" if i == 0 else f"hub#{i + 1}", client) for i, client in enumerate(clients)])
 
+    def share_limit(self, limiter: Any = None) -> None:
+        """Bound every client's requests in flight by ``limiter`` (a daemon's worker processes share one, so
+        that ``hub.concurrency`` holds for the whole daemon); None: a limit of their own again."""
+        limiter = limiter or threading.BoundedSemaphore(self.credentials[0].client.settings.concurrency)
+        for credentials in self.credentials:
+            credentials.client._limiter = limiter
+
     # --- identity ----------------------------------------------------------------
 
     def _each(self, work: Callable[[Credentials], T]) -> list[T]:

@@ -101,13 +101,13 @@ class Claims:
                                       claims.c.lease_until, claims.c.run_id).where(key)).first()
         if row is None or row.status in ("delivered", "unconfirmed"):
             return None
-        if row.tries >= retry.RUNS_PER_SLOT and not manual:
-            return None
         previous = None
         if row.status == "running":
             if not (row.lease_until < stamp(now) or dead(row.owner, row.worker)):
                 return None  # its holder is alive: it is being run right now
-            previous = row.run_id
+            previous = row.run_id  # taken over even past the last try: its run must be settled
+        elif row.tries >= retry.RUNS_PER_SLOT and not manual:
+            return None
         with self.engine.begin() as conn:
             taken = conn.execute(update(claims).where(and_(
                 key, claims.c.status == row.status, claims.c.tries == row.tries, claims.c.owner == row.owner,
