@@ -104,3 +104,36 @@ def test_json_log_lines(tmp_path, sandbox_process):
     records = [json.loads(line) for line in lines]
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
     assert any(r["logger"] == "feeds.run" and "delivered" in r["message"] for r in records)
+
+
+def test_a_daemon_beside_runs_by_hand_sends_each_feed_once(tmp_path, sandbox_process):
+    """Real processes: a run by hand in the slot is the slot's delivery (a daemon started after it does not send
+    the feed again), and a run by hand while a daemon delivers the feed is refused, naming the slot."""
+    root = tmp_path / "ftp"
+    root.mkdir()
+    with FtpServer(root) as server:
+        conf = settings_for(tmp_path, sandbox_process, outbox=False)
+        slot = current_slot()
+        ftp = {"timeslot": slot, "columns": ["name"], "delivery_method": "FTP", "delivery_procotol": "FTP",
+               "delivery_server": "127.0.0.1", "delivery_port": server.port, "delivery_user": server.user,
+               "delivery_password": server.password}
+        by_hand = upload(conf, {**ftp, "organisation": 1, "name": "By hand", "filename": "hand.csv"}, tmp_path)
+        busy = upload(conf, {**ftp, "organisation": 2, "name": "Busy", "filename": "stock.csv"}, tmp_path)
+        done = subprocess.run([FEEDS, "--config", str(conf), "run", "--id", str(by_hand)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert server.commands.count("RNTO") == 1
+        server.faults.stall = 0.5
+        daemon = DaemonProcess(conf, tmp_path / "daemon.log")
+        wait_for(lambda: "STOR" in server.commands[server.commands.index("RNTO") + 1:], what="the daemon's upload")
+        refused = subprocess.run([FEEDS, "--config", str(conf), "run", "--id", str(busy)],
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 1 and "being delivered by a daemon right now" in refused.stderr
+        server.faults.stall = 0.0
+        wait_for(lambda: any(r["status"] == "delivered" for r in history(conf) if r["feed_id"] == busy),
+                 what="the daemon's delivery")
+        assert daemon.stop() == 0
+        assert server.commands.count("RNTO") == 2 and sorted(server.files()) == ["hand.csv", "stock.csv"]
+    runs = [r for r in history(conf) if r["feed_id"] == by_hand]
+    assert [(r["trigger"], r["status"]) for r in runs] == [("manual", "delivered")] and runs[0]["slot_start"]
+    assert [r["trigger"] for r in history(conf) if r["feed_id"] == busy] == ["schedule"]
