@@ -63,8 +63,9 @@ def test_history_fields_and_filters(tmp_path):
     assert [r["feed_id"] for r in runs] == [3, 1]
     expected = {"run_id", "feed_id", "organisation", "feed_name", "slot_start", "trigger", "started_at", "ended_at",
                 "status", "method", "rows", "bytes", "sha256", "filename", "destination", "attempts", "error",
-                "archive_path", "host", "worker", "changes"}
+                "archive_path", "host", "worker", "changes", "released_by"}
     assert set(runs[0]) == expected
+    assert runs[0]["released_by"] is None  # only a held run that was released names its releaser
     assert runs[0]["changes"] == {"previous_rows": None, "rows": runs[0]["rows"], "added": runs[0]["rows"],
                                   "removed": 0, "price_up": 0, "price_down": 0, "out_of_stock": 0,
                                   "back_in_stock": 0}
