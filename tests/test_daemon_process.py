@@ -32,8 +32,9 @@ def test_a_real_daemon_delivers_once_survives_sigterm_and_restart_and_serves_met
     wait_for(lambda: journal.exists() and journal.read_text().count("\n") == 1, what="the delivery")
     health = wait_for(lambda: httpx.get(f"http://127.0.0.1:{metrics_port}/healthz"), what="healthz")
     assert health.status_code == 200 and health.json()["status"] == "ok"
-    metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
-    assert 'feeds_runs_total{method="EMAIL",status="delivered",trigger="schedule"} 1.0' in metrics
+    # the file lands in the outbox a moment before the run is recorded and counted
+    delivered = 'feeds_runs_total{method="EMAIL",status="delivered",trigger="schedule"} 1.0'
+    wait_for(lambda: delivered in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text, what="the metric")
     assert first.stop(signal.SIGTERM) == 0
     assert "received SIGTERM" in first.text() and "feeds daemon stopped" in first.text()
 
