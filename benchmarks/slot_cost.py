@@ -78,13 +78,14 @@ def save_pages(base: str, organisations: int, folder: Path) -> int:
     return total
 
 
-def slot_settings(work: Path, base: str, organisations: int, processes: int) -> Path:
+def slot_settings(work: Path, base: str, organisations: int, processes: int, max_parallel: int = 0) -> Path:
     conf = settings(work, base, outbox=str(work / f"outbox-{time.monotonic_ns()}"))
     text = conf.read_text().replace('client_id = "sandbox"\nclient_secret = "sandbox-secret"\n',
                                     'client_id = "org-1"\nclient_secret = "org-1-secret"\n')
     text += '[sitc]\nhost = "sitc.example.com"\n'
-    if processes:
-        text += f"[schedule]\nprocesses = {processes}\n"
+    if processes or max_parallel:
+        text += "[schedule]\n" + (f"processes = {processes}\n" if processes else "") \
+            + (f"max_parallel = {max_parallel}\n" if max_parallel else "")
     text += "".join(f'[organisations.{org}]\nclient_id = "org-{org}"\nclient_secret = "org-{org}-secret"\n'
                     for org in range(2, organisations + 1))
     conf.write_text(text)
@@ -97,6 +98,7 @@ def main() -> int:
     parser.add_argument("--organisations", type=int, default=30)
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=0, help="schedule.processes (0: the default, every CPU)")
+    parser.add_argument("--max-parallel", type=int, default=0, help="schedule.max_parallel (0: the default)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (the outboxes), and print it")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="feeds-slot-cost-"))
@@ -110,7 +112,7 @@ def main() -> int:
         pages.mkdir()
         products = save_pages(base, args.organisations, pages)
         for _ in range(args.runs):
-            conf = slot_settings(work, base, args.organisations, args.processes)
+            conf = slot_settings(work, base, args.organisations, args.processes, args.max_parallel)
             daemon_cpu, daemon_wall, out = cpu([PY, str(HERE / "slot.py"), str(conf)], work)
             floor_cpu, floor_wall, _ = cpu([PY, str(HERE / "slot_floor.py"), str(pages), "4"], work)
             said = json.loads(out)
@@ -125,7 +127,7 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"{args.organisations} organisations x 4 feeds, {products:,} products in all, no latency, "
-          f"schedule.processes = {args.processes or 'default'}")
+          f"schedule.processes = {args.processes or 'default'}, schedule.max_parallel = {args.max_parallel or 'default'}")
     print()
     print("| run | slot CPU s | slot wall s | with the daemon's start, CPU s | floor CPU s | floor wall s "
           "| slot / floor | with start / floor | runs |")

@@ -17,7 +17,8 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,6 +26,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
 
+import msgspec
 import orjson
 
 from typing import TYPE_CHECKING
@@ -58,20 +60,61 @@ class Unreadable(ValueError):
 _PLAIN_MONEY = re.compile(r"(?:0|[1-9]\d{0,20})(?:\.\d{1,2})?")
 
 
-def loads_page(data: bytes) -> Any:
-    """Decode a page of products: orjson, or the standard library for what orjson refuses.
+class Product(msgspec.Struct, gc=False):
+    """The fields of a Hub product that a feed reads (SPEC §1, §3); each any JSON value, judged by the value rules.
 
-    orjson decodes twice as fast as ``json``. It reads a price as a binary
-    float, but the float's shortest ``repr`` is the JSON text itself for any
-    number of up to 15 significant digits, so ``money`` still rounds the
-    number Hub wrote (2.675 gives 2.68). NaN, Infinity and integers beyond 64
-    bits are not JSON orjson accepts; that rare page is decoded by ``json``
-    with floats kept as text, and such values end up counted as unreadable.
+    Decoding a page straight into these skips every other field of a product
+    without making Python objects of it, and reads in one pass what a dict
+    would be built for and then searched.
     """
+
+    id: Any = None
+    product_code: Any = None
+    name: Any = None
+    mpn: Any = None
+    ean: Any = None
+    vendor: Any = None
+    stock: Any = None
+    price: Any = None
+    rrp: Any = None
+    is_shippable: Any = None
+    subscription_type: Any = None
+
+
+_FIELDS = Product.__struct_fields__
+_PAGE = msgspec.json.Decoder(list[Product])
+
+
+def loads_page(data: bytes) -> Any:
+    """Decode a page of products: a list of ``Product``, or what JSON decoding gives for any other page.
+
+    msgspec decodes a page of objects into ``Product`` records, keeping
+    integers exact at any size and floats as the binary float nearest the
+    JSON text, whose shortest ``repr`` is that text for any number of up to
+    15 significant digits, so ``money`` still rounds the number Hub wrote
+    (2.675 gives 2.68). A page that is not a list of objects (an item that
+    is not a product is counted as unreadable) is decoded by orjson; NaN,
+    Infinity and numbers beyond a double are not JSON, and that rare page is
+    decoded by ``json`` with floats kept as text, so such values end up
+    counted as unreadable.
+    """
+    try:
+        return _PAGE.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data, parse_float=str)
+
+
+def as_product(item: Any) -> Product | None:
+    """A page's item as a ``Product``: a decoded object's fields, or None for what is not an object."""
+    if type(item) is Product:
+        return item
+    if type(item) is dict:
+        return Product(**{name: item[name] for name in _FIELDS if name in item})
+    return None
 
 
 def money(value: Any) -> str:
@@ -149,13 +192,12 @@ def _text(value: Any, what: str) -> str:
     raise Unreadable(f"{what} is {type(value).__name__}, not text")
 
 
-def is_physical(product: dict[str, Any]) -> bool:
+def is_physical(shippable: Any, subscription_type: Any) -> bool:
     """Physical: shippable, or shippable unknown and not a subscription (SPEC §3)."""
-    shippable = product.get("is_shippable")
     if shippable is True:
         return True
     if shippable is None:
-        return not product.get("subscription_type")
+        return not subscription_type
     return False
 
 
@@ -171,6 +213,24 @@ class Catalogue:
     unreadable: int = 0
     unreadable_examples: list[str] = field(default_factory=list)
     duplicates: int = 0
+    _shared: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    _keys: dict[Hashable, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def once(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """``make()`` done once for every feed of this catalogue that asks for ``key``, and shared.
+
+        The feeds of a slot share one catalogue, and often its results too: a
+        file in the same format and columns, the snapshot of its rows. A feed
+        that asks while another makes it waits for that result instead of
+        making it twice; a ``make`` that raises shares nothing.
+        """
+        with self._lock:
+            lock = self._keys.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._shared:
+                self._shared[key] = make()
+            return self._shared[key]
 
     def rows(self, feed: FeedConfig) -> Iterator[tuple[str, ...]]:
         """The data rows of ``feed``: SKU first, then its columns in order."""
@@ -206,10 +266,12 @@ class CatalogueBuilder:
         by_id, other_ids, record_of = self.by_id, self.other_ids, self._record
         self.occurrences += len(items)
         for product in items:
-            if type(product) is not dict:
-                self.no_id += 1
-                continue
-            pid = product.get("id")
+            if type(product) is not Product:
+                product = as_product(product)
+                if product is None:
+                    self.no_id += 1
+                    continue
+            pid = product.id
             if type(pid) is not int:
                 self.no_id += 1
                 continue
@@ -234,35 +296,34 @@ class CatalogueBuilder:
             group.discard(pid)
         self.unreadable.pop(pid, None)
 
-    def _record(self, pid: int, p: dict[str, Any]) -> Record | None:
+    def _record(self, pid: int, p: Product) -> Record | None:
         """One product as the strings a feed prints (SPEC §3); None without a product code.
 
         Written for speed (it runs once per product): the common JSON types
         are tested with ``type() is``, the rest goes to the careful helpers.
         """
-        get = p.get
-        code = get("product_code")
+        code = p.product_code
         if type(code) is not str:
             if code is None:
                 return None
             code = _text(code, "product_code")
         if not code:
             return None
-        name = get("name")
+        name = p.name
         if type(name) is not str:
             name = _text(name, "name")
-        mpn = get("mpn")
+        mpn = p.mpn
         if type(mpn) is not str or not mpn:
             mpn = code
-        ean = get("ean")
+        ean = p.ean
         if type(ean) is not str:
             ean = _text(ean, "ean")
-        vendor_id = get("vendor")
+        vendor_id = p.vendor
         vendor = self.vendors.get(vendor_id) if type(vendor_id) is int else None
         if vendor is None:
             vendor = ""
             (self.without_vendor if vendor_id is None else self.unknown_vendor).add(pid)
-        stock = get("stock")
+        stock = p.stock
         if type(stock) is not int:
             stock = whole_stock(stock)
         if stock is not None and stock > 0:
@@ -270,8 +331,8 @@ class CatalogueBuilder:
             stock_or_zero = stock_text
         else:
             stock_text = ""
-            stock_or_zero = "0" if is_physical(p) else ""
-        price, rrp = money(get("price")), money(get("rrp"))
+            stock_or_zero = "0" if is_physical(p.is_shippable, p.subscription_type) else ""
+        price, rrp = money(p.price), money(p.rrp)
         # COLUMN RULES END
         # In Record's field order; tuple.__new__ skips the NamedTuple constructor's call (0.2 µs a product).
         return _new_record(Record, (code, pid, stock_text, mpn, price, rrp, vendor, name, ean, stock_or_zero))

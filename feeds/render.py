@@ -20,6 +20,8 @@ DELIMITERS = {"COMMA": ",", "SEMI_COLON": ";"}
 ESCAPE_METHODS = ("ESCAPED", "QUOTED", "STRIPPED")
 LINE_END = "\r\n"
 _CHUNK_ROWS = 2048
+#: a rendered file up to this size is kept in memory for the catalogue's other feeds of the same format
+SHARED_FILE_LIMIT = 32 * 1024 * 1024
 
 
 def field_escaper(delimiter: str, method: str) -> Callable[[str], str]:
@@ -136,10 +138,57 @@ def render(
     return Rendered(count, writer.size, writer.digest.hexdigest())
 
 
+class _Keeping:
+    """Writes through to ``out`` and keeps a copy of what was written, up to ``limit`` bytes."""
+
+    def __init__(self, out: BinaryIO, limit: int):
+        self.out, self.limit = out, limit
+        self.parts: list[bytes] | None = []
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.out.write(data)
+        self.size += len(data)
+        if self.parts is not None:
+            self.parts.append(data)
+            if self.size > self.limit:
+                self.parts = None  # too large to keep: the other feeds render it themselves
+
+    def kept(self) -> bytes | None:
+        return None if self.parts is None else b"".join(self.parts)
+
+
 def render_feed(catalogue, feed, out: BinaryIO, on_rows: Callable[[int], None] | None = None) -> Rendered:
-    """Render ``feed`` from ``catalogue`` in the feed's format (SITC's is fixed)."""
+    """Render ``feed`` from ``catalogue`` in the feed's format (SITC's is fixed).
+
+    Feeds of one catalogue in the same format with the same columns make the
+    same bytes: the first renders them, the others copy them (when the file
+    is at most ``SHARED_FILE_LIMIT``; ``Catalogue.once``).
+    """
     delimiter, method, headers = feed.effective_format()
     header = ["sku", *feed.columns] if headers else None
-    return render(
-        catalogue.rows(feed), out, header=header, delimiter=delimiter, escape_method=method, on_rows=on_rows
-    )
+
+    def rendered(into: BinaryIO) -> Rendered:
+        return render(catalogue.rows(feed), into, header=header, delimiter=delimiter, escape_method=method,
+                      on_rows=on_rows)
+
+    once = getattr(catalogue, "once", None)
+    if once is None:
+        return rendered(out)
+    made: list[bool] = []
+
+    def make() -> tuple[bytes | None, Rendered]:
+        keeping = _Keeping(out, SHARED_FILE_LIMIT)
+        result = rendered(keeping)  # type: ignore[arg-type]
+        made.append(True)
+        return keeping.kept(), result
+
+    data, result = once(("file", tuple(feed.columns), feed.show_empty_stock, delimiter, method, headers), make)
+    if made:
+        return result
+    if data is None:
+        return rendered(out)
+    out.write(data)
+    if on_rows:
+        on_rows(result.rows)
+    return result

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from . import bounded, failpoints, redact
 from .archive import Archive, ArchiveError
 from .catalog import Catalogue, load_catalogue
-from .changes import ROW_DROP_WINDOW, Changes, GuardSettings, Snapshot, columns_of, compare, hold_reason
+from .changes import ROW_DROP_WINDOW, Changes, Columns, GuardSettings, Snapshot, columns_of, compare, hold_reason
 from .config import SECRET_FIELDS, FeedConfig, HubFeed, validated
 from .deliver import Attempt, Deliveries, Job, Target, limits
 from .errors import Cancelled, ConfigError, FeedsError, Unconfirmed, UsageError
@@ -34,6 +34,7 @@ from .render import render_feed
 
 if TYPE_CHECKING:
     from .ledger import Ledger
+    from .record import Record
 
 
 class _Held(Exception):
@@ -348,11 +349,10 @@ def _render(run: _Run, feed: FeedConfig, catalogue: Catalogue, generated_at: dat
     run.spool = spool  # complete: archived when the run ends (a file cut short by a full disk never is)
     result.rows, result.bytes, result.sha256 = rendered.rows, rendered.bytes, rendered.sha256
     result.notes = catalogue.notes(feed)
-    blocks = columns_of(catalogue.records)  # read once for the snapshot and the comparison
-    snapshot = Snapshot.of(catalogue.records, blocks)
+    # read once for the snapshot and the comparison, and once for every feed of the catalogue
+    blocks, snapshot = catalogue.once("snapshot", lambda: _snapshot(catalogue.records))
     previous = ledger.snapshots.last_delivered(result.feed_id or 0)
     result.changes = compare(previous, blocks, prices="price" in feed.columns, stock="stock" in feed.columns)
-    del blocks
     ledger.runs.update(result.run_id or 0, filename=result.filename, rows=rendered.rows, bytes=rendered.bytes,
                        sha256=rendered.sha256, destination=result.destination, changes=result.changes.to_json())
     ledger.snapshots.store(result.run_id or 0, result.feed_id or 0, snapshot)
@@ -372,6 +372,11 @@ def _render(run: _Run, feed: FeedConfig, catalogue: Catalogue, generated_at: dat
         raise _Held
     return Job(feed, run.spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at,
                result.run_id, changes=result.changes)
+
+
+def _snapshot(records: list[Record]) -> tuple[list[Columns], Snapshot]:
+    blocks = columns_of(records)
+    return blocks, Snapshot.of(records, blocks)
 
 
 def _log(result: RunResult) -> None:

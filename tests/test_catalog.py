@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from feeds.catalog import CatalogueBuilder, loads_page, money, whole_stock, Unreadable
+from feeds.catalog import CatalogueBuilder, Product, loads_page, money, whole_stock, Unreadable
 
 from conftest import feed
 
@@ -77,14 +77,15 @@ def test_prices_decoded_as_floats_round_from_their_json_text(value, expected):
     assert money(value) == expected
 
 
-def test_pages_orjson_refuses_are_decoded_by_the_standard_library():
-
-    assert loads_page(b'[{"id": 1, "price": 2.675}]') == [{"id": 1, "price": 2.675}]
+def test_pages_decode_into_products_and_what_msgspec_and_orjson_refuse_is_decoded_by_the_standard_library():
+    assert loads_page(b'[{"id": 1, "price": 2.675, "weight": 1e400}]') == [Product(id=1, price=2.675)]
+    assert loads_page(b'[{"id": 1, "stock": 123456789012345678901234567890}]')[0].stock == 123456789012345678901234567890
+    assert loads_page(b'[{"id": 1}, 7]') == [{"id": 1}, 7]  # not all objects: orjson, and the builder counts it
     page = loads_page(b'[{"id": 1, "price": NaN, "stock": 123456789012345678901234567890}]')
     with pytest.raises(Unreadable):
         money(page[0]["price"])
     assert whole_stock(page[0]["stock"]) == 123456789012345678901234567890
-    assert money(loads_page(b'[{"price": 1.23}]')[0]["price"]) == "1.23"
+    assert money(loads_page(b'[{"price": 1.23}]')[0].price) == "1.23"
 
 
 @pytest.mark.parametrize("value", ["twelve", True, [1], {"a": 1}, Decimal("NaN"), Decimal("Infinity"), Decimal("1e40"),

@@ -395,6 +395,51 @@ def test_email_with_starttls_and_login_carries_the_exact_file(tmp_path, certs):
         assert row["destination"] == "email to reseller@example.com"
 
 
+@pytest.mark.parametrize("zipped", [False, True])
+@pytest.mark.parametrize("linesep, utf8", [("\n", False), ("\r\n", False), ("\r\n", True)])
+def test_a_large_attachment_is_written_byte_for_byte_as_the_email_package_writes_it(tmp_path, monkeypatch, zipped,
+                                                                                    linesep, utf8):
+    import random
+    from datetime import datetime, timezone
+
+    from feeds.deliver import email as method
+    from feeds.deliver.base import Job
+
+    data = "".join(f"SKU-{n},Name {hashlib.sha256(bytes(n)).hexdigest()} \u00e9 \"q\",{n % 7},{n}.99\r\n"
+                   for n in range(6000)).encode()  # hashes: the zip stays large too
+    path = tmp_path / "stock.csv"
+    path.write_bytes(data)
+    job = Job(FeedConfig.model_validate(email_feed(id=1)), path, "stock.csv", len(data), "0" * 64, 6000,
+              datetime(2026, 12, 3, 9, 30, tzinfo=timezone.utc), 7)
+    monkeypatch.setattr(method, "make_msgid", lambda domain=None: "<fixed@distributor.example>")
+    limit = 1000 if zipped else 10 * 1024 * 1024
+    fast = method.build_message(job, "feeds@distributor.example", limit)
+    assert isinstance(fast, method.Mail)
+    random.seed(22)  # the MIME boundary is random
+    spliced = fast.as_bytes(linesep, utf8=utf8)
+    monkeypatch.setattr(method, "_SPLICED_FROM", 1 << 40)
+    monkeypatch.setattr(method.uuid, "uuid4", lambda: (_ for _ in ()).throw(AssertionError("no stand-in")))
+    plain = method.build_message(job, "feeds@distributor.example", limit)
+    random.seed(22)
+    assert spliced == plain.as_bytes(policy=plain.policy.clone(linesep=linesep, utf8=utf8))
+    assert len(spliced) > len(data) if not zipped else len(spliced) < len(data)
+
+
+def test_a_large_attachment_reaches_a_real_mail_server_intact(tmp_path, certs):
+    from feeds.hub.sandbox import Catalogue
+
+    with SmtpServer(certs, username="mailer", password="smtp-pass-456") as server:
+        settings = smtp_settings(tmp_path, server, certs)
+        sandbox = sandbox_with(email_feed(name="Large"), catalogue=Catalogue(count=3000, seed=5))
+        result, row, _ = run(settings, sandbox)
+        assert result.status == "delivered", result.error
+        assert result.bytes > 64 * 1024  # large enough to be put in place as one base64 text
+        (mail,) = server.mails
+        (attachment,) = list(parsed(mail).iter_attachments())
+        assert attachment.get_payload(decode=True) == expected_bytes(settings, sandbox) == archived(row)
+        assert all(len(line) <= 78 for line in mail.data.split(b"\r\n"))
+
+
 def test_email_with_implicit_tls(tmp_path, certs):
     with SmtpServer(certs, security="ssl") as server:
         settings = smtp_settings(tmp_path, server, certs, security="ssl", username="")

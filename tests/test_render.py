@@ -156,6 +156,30 @@ def test_the_fast_path_agrees_with_field_by_field(value, delimiter, method):
     assert encode(row) == delimiter.join(escape(v) for v in row)
 
 
+def test_feeds_of_one_catalogue_in_one_format_share_one_rendering(awkward, monkeypatch):
+    import dataclasses
+
+    import feeds.render as module
+
+    awkward = dataclasses.replace(awkward, _shared={}, _keys={})  # the fixture's catalogue is the session's
+    renders = []
+    real = module.render
+    monkeypatch.setattr(module, "render", lambda *a, **k: renders.append(k["escape_method"]) or real(*a, **k))
+    sitc = feed(delivery_method="SITC", delivery_email=None, sitc_confirm=True, sitc_filename="s.csv")
+    first, again = rendered(awkward, feed()), rendered(awkward, sitc)  # SITC's fixed format is the default one
+    escaped = rendered(awkward, feed(escape_method="ESCAPED"))
+    fewer = rendered(awkward, feed(columns=["name"]))
+    assert first == again and escaped != first and fewer != first
+    assert renders == ["QUOTED", "ESCAPED", "QUOTED"]  # the copy cost no rendering
+    check_golden("comma-quoted-header.csv", again)
+
+    fresh = dataclasses.replace(awkward, _shared={}, _keys={})
+    monkeypatch.setattr(module, "SHARED_FILE_LIMIT", 100)  # too large to keep: each feed renders its own
+    renders.clear()
+    assert rendered(fresh, feed()) == first and rendered(fresh, sitc) == first
+    assert renders == ["QUOTED", "QUOTED"]
+
+
 def test_file_names():
     from datetime import datetime, timedelta, timezone
 
