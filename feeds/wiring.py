@@ -139,8 +139,10 @@ def daemon(settings: Settings, hubs: Hubs, ledger: Ledger, **options: Any) -> Da
                                     Processes.threads_for(settings.schedule.max_parallel, count),
                                     settings.hub.concurrency)
         hubs.share_limit(options["pool"].limiter)  # the daemon's own reads count in hub.concurrency too
-    return Daemon(run_environment(settings), settings.schedule, hubs, ledger, alerts=alerts(settings),
-                  worker=worker, **options)
+    env = run_environment(settings)
+    if "pool" not in options:
+        env.deliveries.prepare()  # the work is done in this process: prepared once, not in the first slot
+    return Daemon(env, settings.schedule, hubs, ledger, alerts=alerts(settings), worker=worker, **options)
 
 
 def service(settings: Settings, web_port: int | None = None, web_host: str = "127.0.0.1") -> Service:

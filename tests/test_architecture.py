@@ -370,7 +370,8 @@ def test_a_column_is_one_record_field_and_its_value_rule(tmp_path):
     text = catalog.read_text()
     rule = re.search(r"^ *# COLUMN RULES END\n", text, re.MULTILINE)
     assert rule, "catalog.py marks where the value rules of the record's fields end"
-    edit(catalog, rule.group(0), '        warranty = _text(get("warranty"), "warranty")\n' + rule.group(0))
+    edit(catalog, "    subscription_type: Any = None\n", "    subscription_type: Any = None\n    warranty: Any = None\n")
+    edit(catalog, rule.group(0), '        warranty = _text(p.warranty, "warranty")\n' + rule.group(0))
     edit(catalog, "name, ean, ", "name, ean, warranty, ")
     seen = run_in(root, COLUMN_WALK)
     assert seen["errors"] == [] and "warranty" in seen["enum"]

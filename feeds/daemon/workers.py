@@ -148,6 +148,7 @@ def worker_main(conn: Any, setup: WorkerSetup, threads: int, limiter: Any) -> No
     logging.getLogger("feeds").setLevel(setup.log_level)
     _register_secrets(setup)
     shop = workshop(setup, limiter)
+    shop.env.deliveries.prepare()  # once, here, not in the first slot's runs
     sending = threading.Lock()
 
     def reply(message: tuple[Any, ...]) -> None:

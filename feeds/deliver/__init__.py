@@ -61,6 +61,11 @@ class Deliveries:
         self._own = {name: SimpleNamespace(**{key: sections[key] for key in method.settings_sections})
                      for name, method in METHODS.items()}
 
+    def prepare(self) -> None:
+        """Every method's ``prepare``: a long-lived process calls it once, at its start."""
+        for method in METHODS.values():
+            method.prepare()
+
     @property
     def outbox(self) -> Path | None:
         return self.settings.outbox_path

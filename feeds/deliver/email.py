@@ -68,6 +68,7 @@ class Mailbox:
     address: str
 
 
+_SUBJECT, _TEXT, _HTML = "email_subject.txt.j2", "email_body.txt.j2", "email_body.html.j2"
 #: an attachment at least this large is put in place as base64 text made in one go (``Mail``)
 _SPLICED_FROM = 64 * 1024
 _BASE64_LINE = 76  # what the email package writes: 57 bytes a line, at most 78 characters with the line end
@@ -123,15 +124,15 @@ def build_message(job: Job, sender: str, limit_bytes: int) -> EmailMessage | Mai
         "changes": job.changes,
     }
     env = environment()
-    subject = " ".join(env.get_template("email_subject.txt.j2").render(values).split())
+    subject = " ".join(env.get_template(_SUBJECT).render(values).split())
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = job.feed.delivery_email
     message["Date"] = formatdate(job.generated_at.timestamp(), usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message.set_content(env.get_template("email_body.txt.j2").render(values))
-    message.add_alternative(env.get_template("email_body.html.j2").render(values), subtype="html")
+    message.set_content(env.get_template(_TEXT).render(values))
+    message.add_alternative(env.get_template(_HTML).render(values), subtype="html")
     if zipped:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -370,6 +371,17 @@ class EmailMethod(Method):
         """A mail interrupted after its final dot cannot be told: the server had all of it, and may have taken
         it (most do before they answer) or dropped it; no mail server can be asked afterwards."""
         return None
+
+    def prepare(self) -> None:
+        """The templates compiled, and the parts of the email package a mail uses loaded."""
+        import importlib
+
+        for module in ("email.contentmanager", "email.headerregistry"):  # loaded on a message's first use
+            importlib.import_module(module)
+
+        env = environment()
+        for name in (_SUBJECT, _TEXT, _HTML):
+            env.get_template(name)
 
     def probe_key(self, target: Target) -> Hashable:
         return self.name  # every EMAIL feed goes through the one mail server of [smtp]: one probe
