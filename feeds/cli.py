@@ -250,20 +250,22 @@ def show(app: App, feed_id: int, as_json: bool) -> None:
 @pass_app
 def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, no_guard: bool) -> None:
     """Run one feed now, whatever its timeslot."""
-    from . import runner, wiring
-    from .manual import run_by_hand
-    from .views import progress
-
     if output and not dry_run:
         raise click.UsageError("--output goes with --dry-run")
     with ExitStack() as stack:
         once = stack.enter_context(logs.said_once("feeds.run", app.log_format))  # the summary or its log line
         hub = stack.enter_context(app.hubs())
+        read = hub.read_ahead(feed_id)  # Hub answers while the run's parts load
+        from . import runner, wiring
+        from .manual import run_by_hand
+        from .views import progress
+
+        raw = read()
         hub.identify()  # credentials filed under the wrong organisation are a settings error (exit 2)
         if dry_run:
             target = stack.enter_context(open(output, "wb")) if output else sys.stdout.buffer
             with progress() as show_progress:
-                result = runner.dry_run(hub, feed_id, target, on_page=show_progress)
+                result = runner.dry_run(hub, feed_id, target, on_page=show_progress, raw=raw)
             target.flush()
         else:
             ledger = stack.enter_context(app.ledger())
@@ -271,7 +273,8 @@ def run(app: App, feed_id: int, dry_run: bool, output: str | None, force: bool, 
             alerts = stack.enter_context(wiring.alerts(app.settings).start(ledger))
             with progress() as show_progress:
                 result = run_by_hand(wiring.run_environment(app.settings), hub, ledger, feed_id, force=force,
-                                     on_page=show_progress, guard=not no_guard, lease=wiring.lease(app.settings))
+                                     on_page=show_progress, guard=not no_guard, lease=wiring.lease(app.settings),
+                                     raw=raw)
             alerts.after_run(ledger, result)
         if once.say(result.summary()):
             _err(result.summary())  # said before the alerts are waited for

@@ -27,9 +27,11 @@ log = logging.getLogger("feeds.run")
 
 def run_by_hand(env: RunEnvironment, hubs: Hubs, ledger: Ledger, feed_id: int, *, lease: timedelta,
                 force: bool = False, on_page: Callable[[int, int | None], None] | None = None,
-                guard: bool = True) -> RunResult:
-    """Run ``feed_id`` now, as its latest due slot's delivery when it is active; the run's result."""
-    raw = hubs.get_feed(feed_id)
+                guard: bool = True, raw: dict[str, Any] | None = None) -> RunResult:
+    """Run ``feed_id`` now, as its latest due slot's delivery when it is active; the run's result. ``raw``: its
+    configuration, when the caller has read it already."""
+    if raw is None:
+        raw = hubs.get_feed(feed_id)
     seen = HubFeed.read(raw)
     slot = latest_due(seen.timeslot, utcnow()) if seen.active and seen.timeslot is not None else None
     claimed = False

@@ -133,11 +133,13 @@ def dry_run(
     *,
     catalogue: Catalogue | None = None,
     on_page: Callable[[int, int | None], None] | None = None,
+    raw: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Render a feed from its organisation's catalogue to ``output``; nothing is sent or recorded."""
+    """Render a feed from its organisation's catalogue to ``output``; nothing is sent or recorded. ``raw``: its
+    configuration, when the caller has read it already."""
     hubs = as_hubs(hub)
     result = RunResult(feed_id, "", "manual")
-    feed, _ = read_feed(hubs, feed_id)
+    feed = validated(raw, feed_id) if raw is not None else read_feed(hubs, feed_id)[0]
     result.feed_name, result.method = feed.name, feed.delivery_method
     generated_at = datetime.now(timezone.utc)
     result.filename = file_name(feed, generated_at)

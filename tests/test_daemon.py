@@ -448,7 +448,6 @@ def test_metrics_are_restored_from_the_ledger_at_a_restart(world):
 def test_a_run_by_hand_counts_for_its_slot_and_settles_a_run_a_stopped_process_left(world):
     """`feeds run` in a slot whose run was interrupted: the interrupted run is settled (not left "running"), the
     run by hand is the slot's delivery, and the daemon does not send the feed again in that slot."""
-    import os
     import socket
 
     from feeds.errors import FeedsError

@@ -17,7 +17,6 @@ import pytest
 
 from feeds import wiring
 
-from feeds import alerts
 from feeds.changes import Changes, GuardSettings, Snapshot, compare, hold_reason
 from feeds.hub import open_hub
 from feeds.hub.sandbox import Catalogue

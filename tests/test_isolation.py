@@ -28,7 +28,6 @@ from feeds import bounded, egress
 from feeds.bounded import Bound, DeadlinePassed
 from feeds.catalog import load_catalogue
 from feeds.config import check_documents, check_feed
-from feeds.daemon import Daemon
 from feeds.hub import Hubs, open_hub
 from feeds.hub.client import HubClient
 from feeds.hub.sandbox import Catalogue, Fault, Organisation, RunningSandbox, Sandbox

@@ -17,8 +17,6 @@ from feeds import wiring
 
 from feeds.catalog import load_catalogue
 from feeds.catalog import Catalogue as Products
-from feeds.daemon import Daemon
-from feeds.hub import Hubs
 from feeds.hub.client import HubClient
 from feeds.hub.sandbox import (CLIENT_ID, CLIENT_SECRET, RESELLER_CLIENT_ID, RESELLER_CLIENT_SECRET, Catalogue,
                                Organisation, RunningSandbox, Sandbox)
@@ -152,6 +150,23 @@ def test_credentials_filed_under_the_wrong_organisation_are_a_settings_error(tmp
         result = invoke("--config", conf, "list")
     assert result.exit_code == 2
     assert "[organisations.3] belong to organisation 2, not 3" in result.output
+
+
+def test_a_run_by_hand_asks_whoami_and_reads_its_feed_once_and_its_errors_keep_their_place(tmp_path):
+    sandbox = Sandbox.from_samples()
+    with RunningSandbox(sandbox) as running:
+        conf = two_organisations(tmp_path, running.base_url)
+        result = invoke("--config", conf, "run", "--id", "1")
+        assert result.exit_code == 0, result.output
+        assert sandbox.recorded.counts["GET /whoami"] == 2  # one per credential set, asked beside the feed's read
+        assert sandbox.recorded.counts["GET /feeds/{id}"] == 1
+        unknown = invoke("--config", conf, "run", "--id", "99")
+        assert unknown.exit_code == 1 and "feed 99" in unknown.output and "Traceback" not in unknown.output
+        wrong = tmp_path / "wrong.toml"
+        wrong.write_text(open(conf).read().replace("[organisations.2]", "[organisations.3]"))
+        misfiled = invoke("--config", str(wrong), "run", "--id", "1")
+    assert misfiled.exit_code == 2
+    assert "[organisations.3] belong to organisation 2, not 3" in misfiled.output
 
 
 def test_the_list_holds_every_credential_sets_feeds_once(tmp_path):

@@ -11,9 +11,24 @@
 
 from __future__ import annotations
 
-from .schedule import Daemon
-from .service import Service, wake_trigger
-from .settings import ScheduleSettings
-from .work import DueFeed, OrganisationWork, WorkResult
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .schedule import Daemon
+    from .service import Service, wake_trigger
+    from .settings import ScheduleSettings
+    from .work import DueFeed, OrganisationWork, WorkResult
 
 __all__ = ["Daemon", "DueFeed", "OrganisationWork", "ScheduleSettings", "Service", "WorkResult", "wake_trigger"]
+
+_WHERE = {"Daemon": "schedule", "Service": "service", "wake_trigger": "service", "ScheduleSettings": "settings",
+          "DueFeed": "work", "OrganisationWork": "work", "WorkResult": "work"}
+
+
+def __getattr__(name: str) -> Any:
+    """Loaded on first use: ``[schedule]`` (``settings.py``) is read by every command, the daemon by one."""
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

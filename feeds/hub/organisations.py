@@ -174,6 +174,22 @@ class Hubs:
                 seen.setdefault(feed.get("id"), feed)
         return sorted(seen.values(), key=lambda f: f["id"] if isinstance(f.get("id"), int) else float("inf"))
 
+    def read_ahead(self, feed_id: int) -> Callable[[], dict[str, Any] | None]:
+        """Ask Hub who each credential set is and read feed ``feed_id``, both at once and in the background,
+        while the caller loads what it needs (``feeds run``: one round trip less, and the imports hidden behind
+        the network). The function returned waits for both and gives the feed, or None when either failed: the
+        caller then asks again where the error belongs (``identify``, ``get_feed``)."""
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="read-ahead")
+        who, feed = pool.submit(self.identify), pool.submit(self.get_feed, feed_id)
+        pool.shutdown(wait=False)
+
+        def result() -> dict[str, Any] | None:
+            if who.exception() is not None or feed.exception() is not None:
+                return None
+            return feed.result()
+
+        return result
+
     def get_feed(self, feed_id: int) -> dict[str, Any]:
         """A feed from the first credential set that sees it; when none does (each answers 403 or 404), one
         sentence saying so, not Hub's answers."""
