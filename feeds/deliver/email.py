@@ -372,7 +372,7 @@ class EmailMethod(Method):
         it (most do before they answer) or dropped it; no mail server can be asked afterwards."""
         return None
 
-    def prepare(self) -> None:
+    def prepare(self, target: Target | None = None) -> None:
         """The templates compiled, and the parts of the email package a mail uses loaded."""
         import importlib
 

@@ -130,9 +130,10 @@ class Method(ABC):
     def send(self, job: Job, target: Target, context: Context, own: Own) -> str:
         """Deliver once; DeliveryError(transient=...) on failure; return the destination."""
 
-    def prepare(self) -> None:
-        """Once per long-lived process (the daemon, a worker), before its first delivery: what every delivery
-        would otherwise pay for on its first use (templates, libraries loaded on demand)."""
+    def prepare(self, target: Target | None = None) -> None:
+        """What a delivery would otherwise pay for on its first use (templates, libraries loaded on demand):
+        all of it (no target) once per long-lived process, the daemon or a worker, at its start; or what
+        ``target`` needs, which a run does in the background while it reads the catalogue."""
 
     def cleanup(self, target: Target, context: Context, own: Own) -> None:
         """Remove temporary files a failed last attempt left (best effort)."""

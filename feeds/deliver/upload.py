@@ -39,6 +39,14 @@ class UploadMethod(Method):
                            "password": redact.MASK if server.password.get_secret_value() else "",
                            "directory": server.directory or ""}}
 
+    def prepare(self, target: Target | None = None) -> None:
+        """Each protocol's (SFTP: paramiko loaded), or the target's protocol's alone."""
+        protocols = [target.place.protocol] if target is not None else list(PROTOCOLS)
+        for protocol in protocols:
+            module = PROTOCOLS[protocol][0]
+            if hasattr(module, "prepare"):
+                module.prepare()
+
     def send(self, job: Job, target: Target, context: Context, own: Own) -> str:
         server: ServerFolder = target.place
         module, _, section = PROTOCOLS[server.protocol]
