@@ -44,14 +44,16 @@ def main() -> None:
         daemon = wiring.daemon(settings, hubs, ledger)
         pids = [os.getpid(), *(daemon.pool.pids() if hasattr(daemon.pool, "pids") else [])]
         before = settled(pids)  # a daemon starts once and serves many slots: its start is not the slot's
+        own_before = cpu_seconds(pids[:1])
         start = time.perf_counter()
         futures = daemon.wake(utcnow())
         daemon.wait_idle()
         wall = time.perf_counter() - start
         slot_cpu = cpu_seconds(pids) - before
+        daemon_cpu = cpu_seconds(pids[:1]) - own_before  # the daemon's own share: the plan, results, alerts
         results = [run for f in futures for run in f.result()]  # each organisation's runs
         daemon.stop(10)
-    print(json.dumps({"wall": wall, "slot_cpu": slot_cpu, "delivered": sum(r.status == "delivered" for r in results),
+    print(json.dumps({"wall": wall, "slot_cpu": slot_cpu, "daemon_cpu": daemon_cpu, "delivered": sum(r.status == "delivered" for r in results),
                       "failed": sum(r.status == "failed" for r in results),
                       "errors": sorted({r.error for r in results if r.error})[:3]}))
 

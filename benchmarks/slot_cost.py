@@ -117,7 +117,8 @@ def main() -> int:
             floor_cpu, floor_wall, _ = cpu([PY, str(HERE / "slot_floor.py"), str(pages), "4"], work)
             said = json.loads(out)
             results.append((said["slot_cpu"], daemon_cpu, said["wall"], floor_cpu, floor_wall,
-                            f"{said['delivered']} delivered, {said['failed']} failed {said['errors'] or ''}".strip()))
+                            f"{said['delivered']} delivered, {said['failed']} failed; the daemon's own "
+                            f"{said['daemon_cpu']:.2f} CPU s {said['errors'] or ''}".strip()))
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
