@@ -40,6 +40,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -54,8 +55,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def measure(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB, and stdout of one process."""
+def measured(cmd: list[str], cwd: Path) -> tuple[float, Any, str]:
+    """Wall seconds, the rusage wait4 gives (the process and the children it waited for), and stdout."""
     out, err = cwd / "stdout.txt", cwd / "stderr.txt"
     with out.open("wb") as o, err.open("wb") as e:
         start = time.perf_counter()
@@ -65,7 +66,13 @@ def measure(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({process.returncode}):\n{err.read_text()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, out.read_text()
+    return wall, usage, out.read_text()
+
+
+def measure(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB, and stdout of one process."""
+    wall, usage, out = measured(cmd, cwd)
+    return wall, usage.ru_maxrss / 1024, out
 
 
 class Sandbox:

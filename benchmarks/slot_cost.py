@@ -39,20 +39,13 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import PY, current_timeslot, settings  # noqa: E402
+from run import PY, current_timeslot, measured, settings  # noqa: E402
 
 
 def cpu(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
     """CPU seconds (user + system, the process and the children it waited for), wall seconds, stdout."""
-    out, err = cwd / "stdout.txt", cwd / "stderr.txt"
-    with out.open("wb") as o, err.open("wb") as e:
-        start = time.perf_counter()
-        process = subprocess.Popen(cmd, stdout=o, stderr=e, cwd=cwd)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{err.read_text()[-2000:]}")
-    return usage.ru_utime + usage.ru_stime, wall, out.read_text()
+    wall, usage, out = measured(cmd, cwd)
+    return usage.ru_utime + usage.ru_stime, wall, out
 
 
 def save_pages(base: str, organisations: int, folder: Path) -> int:

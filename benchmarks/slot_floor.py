@@ -17,15 +17,15 @@ from pathlib import Path
 
 import orjson
 
+from naive_rows import row as naive_row
+
 
 def row(product: dict) -> list | None:
-    if not product.get("product_code"):
+    """The naive script's row (sku, name, stock, price) and the slot's other columns: vendor, mpn, ean."""
+    first = naive_row(product)
+    if first is None:
         return None
-    stock, price = product.get("stock"), product.get("price")
-    return [product["product_code"], product.get("name") or "",
-            stock if isinstance(stock, int) and stock > 0 else "",
-            f"{price:.2f}" if isinstance(price, (int, float)) else "",
-            product.get("vendor") or "", product.get("mpn") or product["product_code"], product.get("ean") or ""]
+    return [*first, product.get("vendor") or "", product.get("mpn") or product["product_code"], product.get("ean") or ""]
 
 
 folder, feeds = Path(sys.argv[1]), int(sys.argv[2])

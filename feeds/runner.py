@@ -332,7 +332,7 @@ def _run_feed(env: RunEnvironment, hubs: Hubs, ledger: Ledger, feed_id: int, dea
             result.filename = file_name(feed, generated_at)
             target = env.deliveries.target(feed)  # refuses an unconfirmed SITC feed before any work
             result.destination = target.describe(result.filename)
-            _prepare_meanwhile(target)
+            env.deliveries.prepare_meanwhile(target)
             source = hubs.for_organisation(feed.organisation)  # its own prices, never an ancestor's
             if callable(catalogue):
                 catalogue = catalogue(source)
@@ -375,19 +375,6 @@ def _render(run: _Run, feed: FeedConfig, catalogue: Catalogue, generated_at: dat
         raise _Held
     return Job(feed, run.spool, result.filename, rendered.bytes, rendered.sha256, rendered.rows, generated_at,
                result.run_id, changes=result.changes)
-
-
-def _prepare_meanwhile(target: Target) -> None:
-    """The target's method prepared (libraries loaded) in the background while the catalogue is read; a
-    failure there is met again, and reported, where the delivery needs what failed."""
-
-    def prepare() -> None:
-        try:
-            target.method.prepare(target)
-        except Exception:  # noqa: BLE001
-            pass
-
-    threading.Thread(target=prepare, name="prepare", daemon=True).start()
 
 
 def _snapshot(records: list[Record]) -> tuple[list[Columns], Snapshot]:

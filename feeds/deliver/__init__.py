@@ -15,6 +15,7 @@ method is handed its own sections alone.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,6 +59,7 @@ class Deliveries:
 
     def __init__(self, delivery: DeliverySettings, sections: Mapping[str, Section]):
         self.settings = delivery
+        self._prepared = False
         self._own = {name: SimpleNamespace(**{key: sections[key] for key in method.settings_sections})
                      for name, method in METHODS.items()}
 
@@ -65,6 +67,22 @@ class Deliveries:
         """Every method's ``prepare``: a long-lived process calls it once, at its start."""
         for method in METHODS.values():
             method.prepare()
+        self._prepared = True
+
+    def prepare_meanwhile(self, target: Target) -> None:
+        """``target``'s method prepared on a thread of its own while the caller reads the catalogue (a run by
+        hand); nothing when every method was prepared at the process's start (the daemon and its workers). A
+        failure there is met again, and reported, where the delivery needs what failed."""
+        if self._prepared:
+            return
+
+        def prepare() -> None:
+            try:
+                target.method.prepare(target)
+            except Exception:  # noqa: BLE001
+                pass
+
+        threading.Thread(target=prepare, name="prepare", daemon=True).start()
 
     @property
     def outbox(self) -> Path | None:
