@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from . import __version__, logs, redact
+from . import __version__, collector, logs, redact
 from .errors import FeedsError, UsageError
 
 log = logging.getLogger("feeds.cli")
@@ -430,7 +430,10 @@ def sandbox(host: str, port: int, products: int, seed: int, latency: float, toke
 
 def main(argv: list[str] | None = None) -> None:
     """The console script."""
+    collector.for_catalogues()
     try:
         cli.main(args=argv, prog_name="feeds")
     except BrokenPipeError:  # `feeds list | head`
         sys.exit(1)
+    finally:
+        collector.at_exit()

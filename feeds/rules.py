@@ -15,7 +15,6 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-import email_validator
 from pydantic import SecretStr
 from pydantic_core import PydanticCustomError
 
@@ -108,6 +107,8 @@ def _address_form(value: str) -> str | None:
         return f"has nothing before the @; give the mailbox too, {_EXAMPLE_ADDRESS}"
     if not domain:
         return f"has nothing after the @; give the domain too, {_EXAMPLE_ADDRESS}"
+    import email_validator  # lazy: a run with no address to check does without it (a fiftieth of a second)
+
     try:
         email_validator.validate_email(value, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:

@@ -30,15 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode
 
-from pydantic import SecretStr
-
 from . import redact, retry
 from .archive import Archive
 from .changes import Changes
 from .config import HubFeed, masked
-from .egress import is_loopback
-from .errors import UsageError
-from .sections import Section
 from .slots import next_wake
 from .status import ORDER, PROBLEMS, Standing, Timeline, feed_statuses, problems_first, standings, timeline
 from .templating import environment
@@ -59,22 +54,6 @@ LABELS = {"failed": "failed", "held": "held", "missed": "missed", "running": "ru
 SYMBOLS = {"delivered": "✓", "failed": "✗", "held": "!", "running": "…"}
 #: keys of the daemon's health the page shows in words of its own; any other key is shown as it comes
 _HEALTH_KEYS = ("ok", "status", "last_wake", "running", "stopping")
-
-
-class WebSettings(Section):
-    """``[web]``: who may read the status page."""
-
-    token: SecretStr = SecretStr("")  #: better: FEEDS_WEB_TOKEN
-    #: the address of a reverse proxy whose X-Forwarded-Proto is believed (the sign-in cookie is Secure over https)
-    trusted_proxy: str = ""
-
-
-def check_binding(host: str, web: WebSettings) -> None:
-    """Serving beyond loopback needs ``web.token`` (SPEC §13): refused at start otherwise (exit 2)."""
-    if not is_loopback(host) and not web.token.get_secret_value():
-        raise UsageError(f"--web-host {host} is beyond loopback and web.token is not set; the status page shows "
-                         "every organisation's feeds and files: set web.token (better FEEDS_WEB_TOKEN) or serve on "
-                         "127.0.0.1")
 
 
 def daemon_health(check: Callable[[], tuple[bool, dict[str, Any]]]) -> Callable[[], dict[str, Any]]:

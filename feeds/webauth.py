@@ -31,7 +31,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .templating import environment
-from .web import WSGIApp, WebSettings, html_headers
+from .web import WSGIApp, html_headers
+from .websettings import WebSettings
 
 SESSION = "feeds_session"
 CSRF = "feeds_csrf"

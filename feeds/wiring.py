@@ -20,7 +20,7 @@ from .daemon.settings import ScheduleSettings
 from .deliver import Deliveries, DeliverySettings, settings_sections
 from .hub.settings import HubSettings, OrganisationCredentials
 from .ledger.settings import StateSettings
-from .web import WebSettings
+from .websettings import WebSettings
 
 if TYPE_CHECKING:
     from .daemon import Daemon, Service
@@ -155,7 +155,8 @@ def service(settings: Settings, web_port: int | None = None, web_host: str = "12
     from .ledger import gone
     from .errors import FeedsError, SettingsError, UsageError
     from .metrics import Metrics, serve
-    from .web import StatusPages, check_binding, daemon_health
+    from .web import StatusPages, daemon_health
+    from .websettings import check_binding
     from .webauth import guarded
 
     if web_port is not None:

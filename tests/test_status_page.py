@@ -30,7 +30,8 @@ from feeds.hub.sandbox import Catalogue
 from feeds.ledger import Ledger
 from feeds.metrics import Metrics, serve
 from feeds.slots import SLOT, slot_of
-from feeds.web import StatusPages, WebSettings, check_binding, daemon_health
+from feeds.web import StatusPages, daemon_health
+from feeds.websettings import WebSettings, check_binding
 from feeds.webauth import guarded
 
 from delivery_helpers import BASE_FEED, email_feed, make_settings, sandbox_with, sitc_feed

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy
 
 if TYPE_CHECKING:
     from .schedule import Daemon
@@ -25,10 +27,5 @@ _WHERE = {"Daemon": "schedule", "Service": "service", "wake_trigger": "service",
           "DueFeed": "work", "OrganisationWork": "work", "WorkResult": "work"}
 
 
-def __getattr__(name: str) -> Any:
-    """Loaded on first use: ``[schedule]`` (``settings.py``) is read by every command, the daemon by one."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+# Loaded on first use: ``[schedule]`` (``settings.py``) is read by every command, the daemon by one.
+__getattr__ = lazy.exports(__name__, _WHERE)

@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .. import failpoints, logs, redact
+from .. import collector, failpoints, logs, redact
 from ..archive import Archive
 from ..changes import GuardSettings
 from ..deliver import Deliveries, DeliverySettings
@@ -140,6 +140,7 @@ def _register_secrets(setup: WorkerSetup) -> None:
 def worker_main(conn: Any, setup: WorkerSetup, threads: int, limiter: Any) -> None:
     """A worker process: build the parts, then do the work the daemon sends until it says stop."""
     _die_with_the_daemon()
+    collector.for_catalogues()
     failpoints.daemon_pid = os.getppid()
     for stop in (signal.SIGINT, signal.SIGTERM):  # the daemon decides when its workers stop (systemd signals all)
         signal.signal(stop, signal.SIG_IGN)

@@ -1,6 +1,6 @@
 """The ledger (SPEC §6): what was run, claimed, delivered and remembered, in one database.
 
-``Ledger`` opens the database (SQLite by default, or a PostgreSQL URL shared
+``Ledger`` (``ledger.py``) opens the database (SQLite by default, or a PostgreSQL URL shared
 by several daemons) and holds one part per kind of record, each in its own
 module with typed rows:
 
@@ -18,56 +18,26 @@ module with typed rows:
 
 from __future__ import annotations
 
-from .alert_outbox import AlertOutbox, PendingAlert
-from .claims import ClaimRow, Claims
-from .database import Database, dead_owner, gone, owner_name, parse_stamp, stamp
-from .host_keys import HostKey, HostKeys
-from .leftovers import Leftovers
-from .listing import Listing
-from .runs import AttemptRow, RunRow, Runs
-from .shared_names import Owner, SharedNames
-from .sightings import Sightings
-from .snapshots import Snapshots
-from .streaks import Streaks
+from typing import TYPE_CHECKING
+
+from .. import lazy
+
+if TYPE_CHECKING:
+    from .alert_outbox import AlertOutbox, PendingAlert
+    from .claims import ClaimRow
+    from .host_keys import HostKey
+    from .shared_names import Owner
+    from .database import dead_owner, gone, owner_name, parse_stamp, stamp
+    from .ledger import Ledger
+    from .runs import AttemptRow, RunRow
 
 __all__ = ["AlertOutbox", "AttemptRow", "ClaimRow", "HostKey", "Ledger", "Owner", "PendingAlert", "RunRow", "dead_owner",
            "gone", "owner_name", "parse_stamp", "stamp"]
 
+_WHERE = {"AlertOutbox": "alert_outbox", "PendingAlert": "alert_outbox", "ClaimRow": "claims", "HostKey": "host_keys",
+          "Owner": "shared_names", "AttemptRow": "runs", "RunRow": "runs", "Ledger": "ledger",
+          **dict.fromkeys(["dead_owner", "gone", "owner_name", "parse_stamp", "stamp"], "database")}
 
-class Ledger:
-    """The ledger's parts over one database."""
-
-    def __init__(self, url: str):
-        self.db = Database(url)
-        self.runs = Runs(self.db)
-        self.claims = Claims(self.db, self.runs)
-        self.snapshots = Snapshots(self.db)
-        self.streaks = Streaks(self.db)
-        self.alerts = AlertOutbox(self.db)
-        self.host_keys = HostKeys(self.db)
-        self.names = SharedNames(self.db)
-        self.sightings = Sightings(self.db)
-        self.leftovers = Leftovers(self.db)
-        self.listing = Listing(self.db)
-
-    @property
-    def url(self) -> str:
-        return self.db.url
-
-    def settle_the_dead(self) -> int:
-        """Runs and claims left by a process of this host that no longer runs (a killed `feeds run` or daemon)
-        end failed, so that whoever opens the ledger next sees them settled; how many runs."""
-        return self.runs.abandon_dead() + self.claims.abandon_expired()
-
-    def shown(self) -> str:
-        """Which database this is, for messages (no password)."""
-        return self.db.shown()
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> Ledger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+# Loaded on first use: ``[state]`` (``settings.py``) is read by every command before SQLAlchemy is needed, and
+# ``feeds run`` asks Hub its first questions meanwhile.
+__getattr__ = lazy.exports(__name__, _WHERE)
