@@ -48,6 +48,10 @@ class _QuietHandler(WSGIRequestHandler):
     """HTTP/1.1 with keep-alive, as Hub speaks it: one connection serves many requests."""
 
     protocol_version = "HTTP/1.1"
+    # wsgiref sends the headers and the body in two writes: with Nagle's algorithm on, a short body waited for
+    # the client's delayed ACK of the headers, 40 ms on every small answer of a kept-alive connection (whoami,
+    # a feed, vendors). Web servers in front of Hub send at once (TCP_NODELAY), and so does the sandbox.
+    disable_nagle_algorithm = True
 
     def handle(self) -> None:
         self.close_connection = True
