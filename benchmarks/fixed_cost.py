@@ -11,19 +11,17 @@ read.
 """
 
 import gc
+import importlib
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-sys.modules.setdefault("httpx._main", None)  # as feeds/__init__.py
+for unused in ("httpx._main", "invoke"):  # as feeds/__init__.py
+    sys.modules.setdefault(unused, None)
 
-import click  # noqa: E402,F401  the libraries of a run (see `python -X importtime -m feeds.cli run ...`)
+# the libraries of a run (python -X importtime -m feeds.cli run ...), loaded as a run loads them
+for library in ("click", "httpx", "msgspec", "orjson", "paramiko", "pydantic", "sqlalchemy", "tenacity"):
+    importlib.import_module(library)
 import httpx  # noqa: E402
-import msgspec  # noqa: E402,F401
-import orjson  # noqa: E402,F401
-import paramiko  # noqa: E402,F401
-import pydantic  # noqa: E402,F401
-import sqlalchemy  # noqa: E402,F401
-import tenacity  # noqa: E402,F401
 
 base, concurrency = sys.argv[1], int(sys.argv[2])
 with httpx.Client(timeout=120) as http:

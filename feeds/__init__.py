@@ -4,7 +4,10 @@ __version__ = "0.1.0"
 
 import sys
 
-# httpx loads its command line (``httpx._main``: rich, pygments and click) whenever those are installed, as they
-# are here: a twentieth of a second of every feeds process, which never uses it. Marked absent, it is skipped
-# and ``httpx.main`` is httpx's own stub; the ``httpx`` command runs in its own process and keeps it.
-sys.modules.setdefault("httpx._main", None)
+# Optional parts of libraries that load themselves whenever they are installed, and that feeds never uses:
+# httpx's command line (``httpx._main``: rich, pygments and click) and invoke, which paramiko's OpenSSH config
+# reader loads for ``Match exec`` (feeds reads no OpenSSH config). Together about 0.08 s of every feeds process
+# and of each of the daemon's worker processes. Marked absent, each library takes its own fallback (a stub
+# ``httpx.main``; ``Match exec`` refused); the ``httpx`` command and invoke's users run in processes of their own.
+for _unused in ("httpx._main", "invoke"):
+    sys.modules.setdefault(_unused, None)

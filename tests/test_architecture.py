@@ -416,6 +416,39 @@ def test_importing_the_hub_client_loads_few_modules():
     assert not any(m.startswith(("feeds.deliver", "feeds.alerts", "feeds.web", "feeds.ledger")) for m in loaded)
 
 
+def test_the_settings_load_before_the_ledger_the_daemon_the_page_and_httpx_s_command_line(tmp_path):
+    """`feeds run` asks Hub its first questions once the settings are read: what reading them loads comes first."""
+    (tmp_path / "feeds.toml").write_text('[hub]\nbase_url = "https://hub.example.com/api/v1"\n')
+    done = subprocess.run([sys.executable, "-c", "import sys, json; from feeds import wiring; import httpx; "
+                           f"wiring.load_settings({str(tmp_path / 'feeds.toml')!r}, {{}}); "
+                           "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+                           "('feeds', 'sqlalchemy', 'rich', 'pygments', 'paramiko', 'jinja2'))))"],
+                          capture_output=True, text=True, timeout=60)
+    loaded = json.loads(done.stdout)
+    assert "feeds.ledger.settings" in loaded and "feeds.daemon.settings" in loaded and "feeds.websettings" in loaded
+    heavy = [m for m in loaded if m.split(".")[0] != "feeds" or m in (
+        "feeds.ledger.database", "feeds.ledger.ledger", "feeds.daemon.schedule", "feeds.web", "feeds.status")]
+    assert heavy == [], heavy  # SQLAlchemy, rich and pygments (httpx's command line), paramiko, jinja2
+
+
+def test_optional_parts_of_libraries_are_not_loaded():
+    """httpx's command line and invoke (paramiko's `Match exec`) cost every process 0.08 s and serve feeds nothing."""
+    done = subprocess.run([sys.executable, "-c", "import sys, feeds, httpx, paramiko, paramiko.config; "
+                           "print(sorted({m.split('.')[0] for m in sys.modules if sys.modules[m] is not None} "
+                           "& {'rich', 'pygments', 'invoke'}), paramiko.config.invoke)"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["[]", "None"], done.stdout + done.stderr
+
+
+def test_the_command_line_collects_young_objects_seldom_and_spares_its_last_collections():
+    done = subprocess.run([sys.executable, "-c", "import atexit, gc; from feeds import cli, collector; "
+                           "atexit.register(lambda: print(gc.get_threshold()[0] == collector.YOUNG > 700, "
+                           "gc.get_freeze_count() > 0)); cli.main(['--version'])"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "True True"
+
+
 def test_no_module_is_over_450_lines():
     long = {str(p.relative_to(REPO)): n for p in SOURCES if (n := len(p.read_text().splitlines())) > 450}
     assert long == {}
