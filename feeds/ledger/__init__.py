@@ -25,11 +25,11 @@ from .. import lazy
 if TYPE_CHECKING:
     from .alert_outbox import AlertOutbox, PendingAlert
     from .claims import ClaimRow
-    from .host_keys import HostKey
-    from .shared_names import Owner
     from .database import dead_owner, gone, owner_name, parse_stamp, stamp
+    from .host_keys import HostKey
     from .ledger import Ledger
     from .runs import AttemptRow, RunRow
+    from .shared_names import Owner
 
 __all__ = ["AlertOutbox", "AttemptRow", "ClaimRow", "HostKey", "Ledger", "Owner", "PendingAlert", "RunRow", "dead_owner",
            "gone", "owner_name", "parse_stamp", "stamp"]
